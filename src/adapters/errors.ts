@@ -1,0 +1,99 @@
+/**
+ * Errors of the adapter contract. Every error is a class the caller can test with
+ * `instanceof`; all but {@link WebsocketCloseError} carry a stable string `code`
+ * (a close error's `code` is the numeric close status code, as in seed 003).
+ */
+import { statusCodeName } from './status-codes.js';
+
+/** Base class of every wsengine error that carries a string code. */
+export class WsEngineError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * The connection is closed: a close frame was received, or the connection was lost.
+ * `code` is the close status code (1006 when no close frame was received, 1005 when the
+ * close frame had no code); `reason` is the close reason, possibly empty.
+ *
+ * https://www.rfc-editor.org/rfc/rfc6455.html#section-7.1.5
+ */
+export class WebsocketCloseError extends Error {
+  /** The close status code received or used. */
+  readonly code: number;
+  /** The close reason received or used; may be empty. */
+  readonly reason: string;
+  /** Whether a close frame was received from the peer (false for 1006). */
+  readonly wasClean: boolean;
+  constructor(code: number, reason = '', options?: { cause?: unknown; wasClean?: boolean }) {
+    super(
+      `WebSocket closed with ${code} (${statusCodeName(code)})${reason ? `: ${reason}` : ''}`,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.name = 'WebsocketCloseError';
+    this.code = code;
+    this.reason = reason;
+    this.wasClean = options?.wasClean ?? code !== 1006;
+  }
+}
+
+/** An operation was called on a connection that is closed or was never opened (net.ErrClosed in seed 003). */
+export class ConnectionClosedError extends WsEngineError {
+  constructor(message = 'The connection is closed', options?: { cause?: unknown }) {
+    super('ERR_CONNECTION_CLOSED', message, options);
+  }
+}
+
+/** The adapter cannot perform this operation (e.g. ping frames in a browser). */
+export class UnsupportedOperationError extends WsEngineError {
+  constructor(message: string) {
+    super('ERR_UNSUPPORTED_OPERATION', message);
+  }
+}
+
+/**
+ * The opening handshake failed: the server refused the upgrade, answered something that is
+ * not a valid WebSocket handshake, or the connection failed before the handshake completed.
+ * `status` and `headers` are the server's answer where there was one and the runtime exposes
+ * it (`undefined` in a browser, or when no HTTP response arrived).
+ */
+export class HandshakeError extends WsEngineError {
+  readonly status: number | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+  /** The response body, when the server sent a short one (at most a few KiB are kept). */
+  readonly body: string | undefined;
+  constructor(
+    message: string,
+    init: { status?: number; headers?: Record<string, string>; body?: string; cause?: unknown } = {},
+  ) {
+    super('ERR_HANDSHAKE', message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.status = init.status;
+    this.headers = init.headers ?? {};
+    this.body = init.body;
+  }
+}
+
+/** An argument is invalid: a bad URL, close code, close reason, message type or payload. */
+export class InvalidArgumentError extends WsEngineError {
+  constructor(message: string) {
+    super('ERR_INVALID_ARGUMENT', message);
+  }
+}
+
+/** The call is not allowed in the adapter's current state (e.g. `dial` while a dial is in progress). */
+export class InvalidStateError extends WsEngineError {
+  constructor(message: string) {
+    super('ERR_INVALID_STATE', message);
+  }
+}
+
+/** An operation did not finish within its configured time (handshake timeout, close timeout). */
+export class TimeoutError extends WsEngineError {
+  constructor(message: string) {
+    super('ERR_TIMEOUT', message);
+  }
+}

@@ -1,0 +1,12 @@
+export * from './errors.js';
+export * from './status-codes.js';
+export * from './types.js';
+export {
+  MAX_CLOSE_REASON_BYTES,
+  normalizeWriteData,
+  parseWebSocketUrl,
+  validateClose,
+  validateMessageType,
+} from './validation.js';
+export { ReadQueue, type ReadQueueOptions } from './read-queue.js';
+export { raceSignal, abortReason } from './signals.js';

@@ -1,0 +1,155 @@
+/**
+ * The inbound side of an adapter: messages that arrived but were not read yet, and readers
+ * waiting for a message. Bounded: past a high-water mark it asks the transport to pause (the
+ * socket stops being read, TCP flow control pushes back on the server), and it asks to resume
+ * once readers drained it to half of the mark. A slow reader never grows memory without bound.
+ */
+import { abortReason } from './signals.js';
+import type { Message } from './types.js';
+
+export interface ReadQueueOptions {
+  /** Pause the transport when this many messages wait unread. Default 256. */
+  readonly highWaterMessages?: number;
+  /** Pause the transport when this many payload bytes wait unread. Default 4 MiB. */
+  readonly highWaterBytes?: number;
+  /** Called when the queue crosses a high-water mark. */
+  readonly pause?: () => void;
+  /** Called when a paused queue is drained below half of both marks. */
+  readonly resume?: () => void;
+}
+
+interface Waiter {
+  resolve: (message: Message) => void;
+  reject: (error: unknown) => void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+function sizeOf(message: Message): number {
+  return typeof message.data === 'string' ? message.data.length : message.data.byteLength;
+}
+
+export class ReadQueue {
+  readonly #highWaterMessages: number;
+  readonly #highWaterBytes: number;
+  readonly #pause: (() => void) | undefined;
+  readonly #resume: (() => void) | undefined;
+  readonly #messages: Message[] = [];
+  #head = 0;
+  #bytes = 0;
+  readonly #waiters: Waiter[] = [];
+  #error: unknown = undefined;
+  #failed = false;
+  #paused = false;
+
+  constructor(options: ReadQueueOptions = {}) {
+    this.#highWaterMessages = options.highWaterMessages ?? 256;
+    this.#highWaterBytes = options.highWaterBytes ?? 4 * 1024 * 1024;
+    this.#pause = options.pause;
+    this.#resume = options.resume;
+  }
+
+  /** Messages waiting to be read. */
+  get length(): number {
+    return this.#messages.length - this.#head;
+  }
+
+  /** Payload bytes (UTF-16 units for text) waiting to be read. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Whether the queue has asked the transport to pause. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Whether the queue has been ended with {@link fail}. */
+  get failed(): boolean {
+    return this.#failed;
+  }
+
+  /** Hand a message to the oldest waiting reader, or queue it. Ignored once failed. */
+  push(message: Message): void {
+    if (this.#failed) return;
+    const waiter = this.#waiters.shift();
+    if (waiter) {
+      this.#settle(waiter);
+      waiter.resolve(message);
+      return;
+    }
+    this.#messages.push(message);
+    this.#bytes += sizeOf(message);
+    if (!this.#paused && (this.length >= this.#highWaterMessages || this.#bytes >= this.#highWaterBytes)) {
+      this.#paused = true;
+      this.#pause?.();
+    }
+  }
+
+  /**
+   * End the queue: waiting readers and every later read reject with `error`. Messages already
+   * queued are still delivered first, unless `drop` is set (a local close drops them).
+   */
+  fail(error: unknown, drop = false): void {
+    if (this.#failed) {
+      if (drop) this.#clear();
+      return;
+    }
+    this.#failed = true;
+    this.#error = error;
+    if (drop) this.#clear();
+    for (const waiter of this.#waiters.splice(0)) {
+      this.#settle(waiter);
+      waiter.reject(error);
+    }
+  }
+
+  /** The next message; rejects with the failure once the queue is drained and failed. */
+  read(signal?: AbortSignal): Promise<Message> {
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    if (this.length > 0) return Promise.resolve(this.#shift());
+    if (this.#failed) return Promise.reject(this.#error);
+    return new Promise<Message>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, signal, onAbort: undefined };
+      if (signal) {
+        waiter.onAbort = () => {
+          const index = this.#waiters.indexOf(waiter);
+          if (index >= 0) this.#waiters.splice(index, 1);
+          reject(abortReason(signal));
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.#waiters.push(waiter);
+    });
+  }
+
+  #shift(): Message {
+    const message = this.#messages[this.#head]!;
+    this.#messages[this.#head] = undefined as unknown as Message;
+    this.#head++;
+    if (this.#head > 1024 && this.#head * 2 > this.#messages.length) {
+      this.#messages.splice(0, this.#head);
+      this.#head = 0;
+    }
+    this.#bytes -= sizeOf(message);
+    if (
+      this.#paused &&
+      this.length <= this.#highWaterMessages / 2 &&
+      this.#bytes <= this.#highWaterBytes / 2
+    ) {
+      this.#paused = false;
+      if (!this.#failed) this.#resume?.();
+    }
+    return message;
+  }
+
+  #clear(): void {
+    this.#messages.length = 0;
+    this.#head = 0;
+    this.#bytes = 0;
+  }
+
+  #settle(waiter: Waiter): void {
+    if (waiter.signal && waiter.onAbort) waiter.signal.removeEventListener('abort', waiter.onAbort);
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * The adapter contract: what the engine asks of every WebSocket implementation.
+ *
+ * A TypeScript reading of seed 003's `WebsocketConnectionAdapterInterface`: a Go context becomes
+ * an `AbortSignal`, blocking calls become promises, `net.ErrClosed` becomes
+ * {@link ConnectionClosedError}. Every adapter passes the contract suite (`wsengine/testing`).
+ */
+import type { StatusCode } from './status-codes.js';
+
+/**
+ * Message types, numbered like their RFC 6455 opcodes (section 5.6). Control frames and
+ * continuations never surface: adapters handle them.
+ */
+export const MessageType = {
+  Text: 1,
+  Binary: 2,
+} as const;
+export type MessageType = (typeof MessageType)[keyof typeof MessageType];
+
+/** A text message: its data is the decoded (and UTF-8 validated) string. */
+export interface TextMessage {
+  readonly type: typeof MessageType.Text;
+  readonly data: string;
+}
+
+/** A binary message: its data is the payload bytes (a `Buffer` on Node, a `Uint8Array` elsewhere). */
+export interface BinaryMessage {
+  readonly type: typeof MessageType.Binary;
+  readonly data: Uint8Array;
+}
+
+/** One whole message: fragments joined, decompressed, UTF-8 checked. */
+export type Message = TextMessage | BinaryMessage;
+
+/** What `write` accepts: a string or bytes for text (bytes must be UTF-8), bytes for binary. */
+export type WriteData = string | Uint8Array | ArrayBuffer;
+
+/** Options every operation takes. */
+export interface OperationOptions {
+  /** Aborts the operation; the promise rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+}
+
+/** Request headers: a value per name, or several values for one name. */
+export type HeaderInit = Readonly<Record<string, string | readonly string[]>>;
+
+export interface DialOptions extends OperationOptions {
+  /** Extra request headers for the opening handshake (not every runtime can send them: the browser cannot). */
+  readonly headers?: HeaderInit;
+  /** Subprotocols to offer in `Sec-WebSocket-Protocol`, in order of preference. */
+  readonly protocols?: readonly string[];
+}
+
+/** What the server answered to the opening handshake, as far as the runtime exposes it. */
+export interface HandshakeResponse {
+  /** The URL that was dialled (after any redirect). */
+  readonly url: string;
+  /** The HTTP status (101), or `undefined` where the runtime hides it (the browser). */
+  readonly status: number | undefined;
+  /** Response headers, names in lower case, repeated headers joined with ", "; empty where hidden. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The subprotocol the server chose, or `""`. */
+  readonly protocol: string;
+  /** The extensions the server accepted, as the `Sec-WebSocket-Extensions` value, or `""`. */
+  readonly extensions: string;
+}
+
+/**
+ * A connection to a WebSocket server, driven by the engine.
+ *
+ * Adapters are safe under concurrent calls: concurrent writes go out whole and in call order;
+ * concurrent reads are served in call order, one message each.
+ */
+export interface WebsocketConnectionAdapter {
+  /**
+   * Open a connection and perform the opening handshake.
+   *
+   * - Resolves only when the handshake is complete, with what the server answered.
+   * - Keeps the connection inside the adapter, for the other operations.
+   * - Closes and drops any previous connection first.
+   * - Rejects with {@link HandshakeError} carrying the HTTP status and headers when the server
+   *   refuses the upgrade; with `InvalidArgumentError` for a URL that is not ws:, wss: (or
+   *   http:, https:, mapped to them); with `InvalidStateError` while another dial is in progress;
+   *   with the signal's reason when aborted.
+   */
+  dial(url: string | URL, options?: DialOptions): Promise<HandshakeResponse>;
+
+  /**
+   * Send a close frame with `code` (default 1000) and `reason` (default `""`), and close.
+   *
+   * - Resolves once the close frame is sent and, where the adapter can, the closing handshake
+   *   finished or timed out.
+   * - Drops pending reads and writes: they reject with {@link WebsocketCloseError} or
+   *   {@link ConnectionClosedError}.
+   * - Closes even if the signal is already aborted (the signal only stops the wait for the
+   *   server's close frame).
+   * - Rejects with {@link ConnectionClosedError} when already closed (or never opened).
+   * - Refuses codes that may not be sent (see `isSendableStatusCode`) and reasons over 123
+   *   UTF-8 bytes with `InvalidArgumentError`, without closing.
+   */
+  close(code?: StatusCode, reason?: string, options?: OperationOptions): Promise<void>;
+
+  /**
+   * Send a ping frame and resolve when the matching pong arrives.
+   *
+   * - Works without anyone calling `read` at the same time.
+   * - Rejects with {@link ConnectionClosedError} when closed (or when the connection closes
+   *   while waiting), or with the signal's reason when aborted.
+   * - An adapter that cannot send ping frames rejects with {@link UnsupportedOperationError}.
+   */
+  ping(options?: OperationOptions): Promise<void>;
+
+  /**
+   * Resolve the next whole message.
+   *
+   * - Never returns control frames.
+   * - Rejects with {@link WebsocketCloseError} once the connection is closed (code 1006 when no
+   *   close frame was received), and keeps rejecting with it on later calls.
+   * - Rejects with the signal's reason when aborted; the message it would have taken stays queued.
+   */
+  read(options?: OperationOptions): Promise<Message>;
+
+  /**
+   * Send one whole message, fragmenting and compressing as configured.
+   *
+   * - Resolves when the message is handed to the socket, honouring backpressure.
+   * - Never sends control frames.
+   * - Rejects with `InvalidArgumentError` for a wrong message type or data (a string for a
+   *   binary message, invalid UTF-8 bytes for a text message), with
+   *   {@link ConnectionClosedError} when closed, with the signal's reason when aborted before
+   *   the message was handed over.
+   */
+  write(type: MessageType, data: WriteData, options?: OperationOptions): Promise<void>;
+
+  /** The runtime object (the `ws` instance, the `WebSocket`, the `net.Socket`), or `undefined` when not connected. */
+  underlying(): unknown;
+}
+
+/** Creates a fresh adapter; what the engine and the contract suite take. */
+export type AdapterFactory<A extends WebsocketConnectionAdapter = WebsocketConnectionAdapter> = () => A;
