@@ -117,6 +117,7 @@ export interface WebsocketConnectionAdapter {
    * - Rejects with {@link WebsocketCloseError} once the connection is closed (code 1006 when no
    *   close frame was received), and keeps rejecting with it on later calls.
    * - Rejects with the signal's reason when aborted; the message it would have taken stays queued.
+   * - Before any dial, rejects with {@link ConnectionClosedError}.
    */
   read(options?: OperationOptions): Promise<Message>;
 
@@ -128,7 +129,8 @@ export interface WebsocketConnectionAdapter {
    * - Rejects with `InvalidArgumentError` for a wrong message type or data (a string for a
    *   binary message, invalid UTF-8 bytes for a text message), with
    *   {@link ConnectionClosedError} when closed, with the signal's reason when aborted before
-   *   the message was handed over.
+   *   the message was handed over (it is then never sent).
+   * - Before any dial, rejects with {@link ConnectionClosedError}.
    */
   write(type: MessageType, data: WriteData, options?: OperationOptions): Promise<void>;
 

@@ -1,0 +1,442 @@
+/**
+ * The adapter contract suite: every clause of `WebsocketConnectionAdapter`, checked against a
+ * real peer. Every adapter of wsengine runs it (test/contract/), and anyone writing an adapter
+ * of their own can run it too:
+ *
+ * ```ts
+ * import { describeAdapterContract, createWsPeer } from 'wsengine/testing';
+ * describeAdapterContract({ name: 'mine', createAdapter: () => new MyAdapter(), createPeer: () => createWsPeer() });
+ * ```
+ *
+ * It uses vitest's `describe`/`it`/`expect`, so it runs inside a vitest test file.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  ConnectionClosedError,
+  HandshakeError,
+  InvalidArgumentError,
+  InvalidStateError,
+  UnsupportedOperationError,
+  WebsocketCloseError,
+} from '../adapters/errors.js';
+import { MessageType, type Message, type WebsocketConnectionAdapter } from '../adapters/types.js';
+import type { ContractPeer, PeerConnection } from './peer.js';
+
+/** What an adapter's runtime lets it do; the suite checks the documented fallback where it cannot. */
+export interface ContractCapabilities {
+  /** Sends ping frames (otherwise `ping` must reject with UnsupportedOperationError). Default true. */
+  readonly ping?: boolean;
+  /** Sends custom request headers on dial. Default true. */
+  readonly requestHeaders?: boolean;
+  /** Exposes the handshake's HTTP status and headers, on success and on refusal. Default true. */
+  readonly handshakeDetails?: boolean;
+}
+
+export interface AdapterContractOptions {
+  /** Shown in the suite's title. */
+  readonly name: string;
+  /** A fresh adapter for each test. */
+  readonly createAdapter: () => WebsocketConnectionAdapter;
+  /** A fresh peer for each test. */
+  readonly createPeer: () => ContractPeer;
+  readonly capabilities?: ContractCapabilities;
+}
+
+/** Sizes at the frame-length boundaries of RFC 6455 section 5.2 (7-bit, 16-bit, 64-bit lengths). */
+export const CONTRACT_MESSAGE_SIZES = [0, 125, 126, 65535, 65536, 1024 * 1024] as const;
+
+function textOfSize(size: number, seed: number): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  let out = '';
+  const chunk = Array.from({ length: 64 }, (_, i) => alphabet[(i + seed) % alphabet.length]).join('');
+  while (out.length + chunk.length <= size) out += chunk;
+  return out + chunk.slice(0, size - out.length);
+}
+
+function bytesOfSize(size: number, seed: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = (i * 31 + seed) & 0xff;
+  return bytes;
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function expectMessage(actual: Message, type: MessageType, data: string | Uint8Array): void {
+  expect(actual.type).toBe(type);
+  if (typeof data === 'string') {
+    expect(typeof actual.data).toBe('string');
+    // Compare without letting a 1 MiB diff flood the report.
+    expect((actual.data as string).length).toBe(data.length);
+    expect(actual.data === data).toBe(true);
+  } else {
+    expect(actual.data).toBeInstanceOf(Uint8Array);
+    expect((actual.data as Uint8Array).byteLength).toBe(data.byteLength);
+    expect(bytesEqual(actual.data as Uint8Array, data)).toBe(true);
+  }
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the promise to reject, but it resolved');
+}
+
+/** Defines the contract suite for one adapter. Call it at the top level of a vitest test file. */
+export function describeAdapterContract(options: AdapterContractOptions): void {
+  const caps = { ping: true, requestHeaders: true, handshakeDetails: true, ...options.capabilities };
+
+  describe(`adapter contract: ${options.name}`, () => {
+    let peer: ContractPeer;
+    let url: string;
+    let adapter: WebsocketConnectionAdapter;
+
+    beforeEach(async () => {
+      peer = options.createPeer();
+      url = await peer.start();
+      adapter = options.createAdapter();
+    });
+
+    afterEach(async () => {
+      await adapter.close(1000, '').catch(() => {});
+      await peer.stop();
+    });
+
+    async function open(): Promise<PeerConnection> {
+      const [, connection] = await Promise.all([adapter.dial(url), peer.accept()]);
+      return connection;
+    }
+
+    describe('dial', () => {
+      it('resolves with the handshake answer once the handshake is complete', async () => {
+        const dialled = adapter.dial(url, {
+          protocols: ['contract.v2', 'contract.v1'],
+          ...(caps.requestHeaders ? { headers: { 'X-Contract': 'yes' } } : {}),
+        });
+        const connection = await peer.accept();
+        const answer = await dialled;
+        expect(answer.protocol).toBe('contract.v2');
+        expect(connection.protocol).toBe('contract.v2');
+        expect(new URL(answer.url).host).toBe(new URL(url).host);
+        expect(typeof answer.extensions).toBe('string');
+        if (caps.handshakeDetails) {
+          expect(answer.status).toBe(101);
+          expect(answer.headers['upgrade']?.toLowerCase()).toBe('websocket');
+          expect(answer.headers['sec-websocket-protocol']).toBe('contract.v2');
+        } else {
+          expect(answer.status).toBeUndefined();
+        }
+        if (caps.requestHeaders) expect(connection.requestHeaders['x-contract']).toBe('yes');
+        expect(adapter.underlying()).toBeDefined();
+        // The connection is usable at once.
+        await connection.send(MessageType.Text, 'ready');
+        expectMessage(await adapter.read(), MessageType.Text, 'ready');
+      });
+
+      it('offers no subprotocol when none is asked for', async () => {
+        const [answer, connection] = await Promise.all([adapter.dial(url), peer.accept()]);
+        expect(answer.protocol).toBe('');
+        expect(connection.protocol).toBe('');
+      });
+
+      for (const status of [401, 404, 500, 200]) {
+        it(`rejects a refused upgrade (${status}) with HandshakeError`, async () => {
+          peer.refuseNext({ status, headers: { 'x-refused-by': 'contract' }, body: 'no' });
+          const error = await rejection(adapter.dial(url));
+          expect(error).toBeInstanceOf(HandshakeError);
+          const handshake = error as HandshakeError;
+          expect(handshake.code).toBe('ERR_HANDSHAKE');
+          if (caps.handshakeDetails) {
+            expect(handshake.status).toBe(status);
+            expect(handshake.headers['x-refused-by']).toBe('contract');
+          }
+          // A refused dial leaves the adapter usable for the next one.
+          const [answer] = await Promise.all([adapter.dial(url), peer.accept()]);
+          expect(answer.protocol).toBe('');
+        });
+      }
+
+      it('rejects with HandshakeError when nothing listens', async () => {
+        await peer.stop();
+        const error = await rejection(adapter.dial(url));
+        expect(error).toBeInstanceOf(HandshakeError);
+        expect((error as HandshakeError).status).toBeUndefined();
+      });
+
+      it('refuses URLs that are not WebSocket URLs', async () => {
+        for (const bad of ['ftp://127.0.0.1/', 'not a url', 'ws://127.0.0.1/#fragment']) {
+          const error = await rejection(adapter.dial(bad));
+          expect(error, bad).toBeInstanceOf(InvalidArgumentError);
+          expect((error as Error).message.length).toBeGreaterThan(10);
+        }
+      });
+
+      it('refuses a dial while a dial is in progress', async () => {
+        const first = adapter.dial(url);
+        const error = await rejection(adapter.dial(url));
+        expect(error).toBeInstanceOf(InvalidStateError);
+        await Promise.all([first, peer.accept()]);
+      });
+
+      it('closes and drops the previous connection when dialled again', async () => {
+        const first = await open();
+        const second = await open();
+        const closed = await first.closed;
+        expect(typeof closed.code).toBe('number');
+        await second.send(MessageType.Text, 'from-second');
+        expectMessage(await adapter.read(), MessageType.Text, 'from-second');
+      });
+
+      it('rejects with the reason of an aborted signal', async () => {
+        const reason = new Error('dial aborted by test');
+        const error = await rejection(adapter.dial(url, { signal: AbortSignal.abort(reason) }));
+        expect(error).toBe(reason);
+      });
+    });
+
+    describe('read and write', () => {
+      for (const size of CONTRACT_MESSAGE_SIZES) {
+        it(`carries ${size}-byte text and binary messages both ways`, async () => {
+          const connection = await open();
+          const text = textOfSize(size, 1);
+          const bytes = bytesOfSize(size, 2);
+          await adapter.write(MessageType.Text, text);
+          await adapter.write(MessageType.Binary, bytes);
+          expectMessage(await connection.receive(), MessageType.Text, text);
+          expectMessage(await connection.receive(), MessageType.Binary, bytes);
+          await connection.send(MessageType.Binary, bytesOfSize(size, 3));
+          await connection.send(MessageType.Text, textOfSize(size, 4));
+          expectMessage(await adapter.read(), MessageType.Binary, bytesOfSize(size, 3));
+          expectMessage(await adapter.read(), MessageType.Text, textOfSize(size, 4));
+        });
+      }
+
+      it('carries multi-byte UTF-8 text unchanged', async () => {
+        const connection = await open();
+        const text = 'prix: 12,50 € — 値段 — 🚀';
+        await adapter.write(MessageType.Text, text);
+        expectMessage(await connection.receive(), MessageType.Text, text);
+        await connection.send(MessageType.Text, text);
+        expectMessage(await adapter.read(), MessageType.Text, text);
+      });
+
+      it('accepts text given as UTF-8 bytes and binary given as an ArrayBuffer', async () => {
+        const connection = await open();
+        await adapter.write(MessageType.Text, new TextEncoder().encode('bytes as text'));
+        const buffer = new Uint8Array([1, 2, 3]).buffer;
+        await adapter.write(MessageType.Binary, buffer);
+        expectMessage(await connection.receive(), MessageType.Text, 'bytes as text');
+        expectMessage(await connection.receive(), MessageType.Binary, new Uint8Array([1, 2, 3]));
+      });
+
+      it('sends concurrent writes whole and in call order', async () => {
+        const connection = await open();
+        const sent = Array.from({ length: 200 }, (_, i) =>
+          i % 3 === 0 ? bytesOfSize((i * 997) % 70_000, i) : `message ${i} ${textOfSize((i * 389) % 3000, i)}`,
+        );
+        await Promise.all(
+          sent.map((data) => adapter.write(typeof data === 'string' ? MessageType.Text : MessageType.Binary, data)),
+        );
+        for (const data of sent) {
+          expectMessage(await connection.receive(), typeof data === 'string' ? MessageType.Text : MessageType.Binary, data);
+        }
+      });
+
+      it('serves concurrent reads in call order', async () => {
+        const connection = await open();
+        const reads = [adapter.read(), adapter.read(), adapter.read()];
+        await connection.send(MessageType.Text, 'one');
+        await connection.send(MessageType.Text, 'two');
+        await connection.send(MessageType.Binary, new Uint8Array([3]));
+        const [a, b, c] = await Promise.all(reads);
+        expectMessage(a!, MessageType.Text, 'one');
+        expectMessage(b!, MessageType.Text, 'two');
+        expectMessage(c!, MessageType.Binary, new Uint8Array([3]));
+      });
+
+      it('keeps messages that arrive while nobody reads', async () => {
+        const connection = await open();
+        for (let i = 0; i < 50; i++) await connection.send(MessageType.Text, `queued ${i}`);
+        for (let i = 0; i < 50; i++) expectMessage(await adapter.read(), MessageType.Text, `queued ${i}`);
+      });
+
+      it('refuses writes of a wrong type or data', async () => {
+        const connection = await open();
+        const bad: Array<[unknown, unknown]> = [
+          [3, 'x'],
+          [0, new Uint8Array(1)],
+          [MessageType.Binary, 'a string is not binary'],
+          [MessageType.Text, 42],
+          [MessageType.Text, { data: 'x' }],
+          [MessageType.Binary, null],
+          [MessageType.Text, new Uint8Array([0xff, 0xfe])],
+        ];
+        for (const [type, data] of bad) {
+          const error = await rejection(
+            adapter.write(type as MessageType, data as string),
+          );
+          expect(error, `${String(type)} ${String(data)}`).toBeInstanceOf(InvalidArgumentError);
+        }
+        // None of them broke the connection.
+        await adapter.write(MessageType.Text, 'still fine');
+        expectMessage(await connection.receive(), MessageType.Text, 'still fine');
+      });
+
+      it('rejects a read with the signal reason when aborted, and keeps the message for the next read', async () => {
+        const connection = await open();
+        const controller = new AbortController();
+        const pending = adapter.read({ signal: controller.signal });
+        const reason = new Error('read aborted by test');
+        controller.abort(reason);
+        expect(await rejection(pending)).toBe(reason);
+        expect(await rejection(adapter.read({ signal: AbortSignal.abort(reason) }))).toBe(reason);
+        await connection.send(MessageType.Text, 'after abort');
+        expectMessage(await adapter.read(), MessageType.Text, 'after abort');
+      });
+
+      it('does not send a write whose signal is already aborted', async () => {
+        const connection = await open();
+        const reason = new Error('write aborted by test');
+        expect(await rejection(adapter.write(MessageType.Text, 'never', { signal: AbortSignal.abort(reason) }))).toBe(reason);
+        await adapter.write(MessageType.Text, 'sent');
+        expectMessage(await connection.receive(), MessageType.Text, 'sent');
+      });
+    });
+
+    describe('ping', () => {
+      if (caps.ping) {
+        it('resolves on the pong with nobody reading', async () => {
+          await open();
+          await adapter.ping();
+          await Promise.all([adapter.ping(), adapter.ping(), adapter.ping()]);
+        });
+
+        it('rejects with the signal reason when no pong comes', async () => {
+          const connection = await open();
+          connection.ignorePings(true);
+          const controller = new AbortController();
+          const reason = new Error('ping aborted by test');
+          const pending = adapter.ping({ signal: controller.signal });
+          // Prove the ping is outstanding: a message sent after the ping still arrives first.
+          await connection.send(MessageType.Text, 'while pinging');
+          expectMessage(await adapter.read(), MessageType.Text, 'while pinging');
+          controller.abort(reason);
+          expect(await rejection(pending)).toBe(reason);
+          expect(await rejection(adapter.ping({ signal: AbortSignal.abort(reason) }))).toBe(reason);
+        });
+
+        it('rejects when the connection closes while waiting for the pong', async () => {
+          const connection = await open();
+          connection.ignorePings(true);
+          const pending = adapter.ping();
+          connection.drop();
+          expect(await rejection(pending)).toBeInstanceOf(ConnectionClosedError);
+        });
+      } else {
+        it('rejects with UnsupportedOperationError', async () => {
+          await open();
+          expect(await rejection(adapter.ping())).toBeInstanceOf(UnsupportedOperationError);
+        });
+      }
+    });
+
+    describe('close', () => {
+      for (const [code, reason] of [
+        [1000, ''],
+        [4000, 'client done'],
+      ] as const) {
+        it(`sends close ${code} with its reason and finishes the closing handshake`, async () => {
+          const connection = await open();
+          await adapter.close(code, reason);
+          expect(await connection.closed).toEqual({ code, reason });
+          const readError = await rejection(adapter.read());
+          expect(readError).toBeInstanceOf(WebsocketCloseError);
+          expect(await rejection(adapter.write(MessageType.Text, 'late'))).toBeInstanceOf(ConnectionClosedError);
+          const pingError = await rejection(adapter.ping());
+          expect(pingError).toBeInstanceOf(caps.ping ? ConnectionClosedError : UnsupportedOperationError);
+          expect(await rejection(adapter.close())).toBeInstanceOf(ConnectionClosedError);
+        });
+      }
+
+      it('sends a reason of exactly 123 UTF-8 bytes', async () => {
+        const connection = await open();
+        const reason = '€'.repeat(41); // 3 bytes each
+        await adapter.close(4001, reason);
+        expect(await connection.closed).toEqual({ code: 4001, reason });
+      });
+
+      it('refuses invalid codes and long reasons without closing', async () => {
+        const connection = await open();
+        for (const code of [0, 999, 1004, 1005, 1006, 1015, 2999, 5000, 1000.5]) {
+          expect(await rejection(adapter.close(code)), String(code)).toBeInstanceOf(InvalidArgumentError);
+        }
+        expect(await rejection(adapter.close(1000, 'x'.repeat(124)))).toBeInstanceOf(InvalidArgumentError);
+        expect(await rejection(adapter.close(1000, '€'.repeat(42)))).toBeInstanceOf(InvalidArgumentError);
+        await adapter.write(MessageType.Text, 'still open');
+        expectMessage(await connection.receive(), MessageType.Text, 'still open');
+      });
+
+      it('reports the server close code and reason to read, after the messages sent before it', async () => {
+        const connection = await open();
+        await connection.send(MessageType.Text, 'last words');
+        await connection.close(4002, 'server done');
+        expectMessage(await adapter.read(), MessageType.Text, 'last words');
+        const error = await rejection(adapter.read());
+        expect(error).toBeInstanceOf(WebsocketCloseError);
+        expect((error as WebsocketCloseError).code).toBe(4002);
+        expect((error as WebsocketCloseError).reason).toBe('server done');
+        // The close error is sticky, and the adapter counts as closed.
+        expect(((await rejection(adapter.read())) as WebsocketCloseError).code).toBe(4002);
+        // RFC 6455 section 5.5.1: the answer typically echoes the code; the reason is the client's own.
+        expect((await connection.closed).code).toBe(4002);
+        expect(await rejection(adapter.write(MessageType.Text, 'late'))).toBeInstanceOf(ConnectionClosedError);
+      });
+
+      it('reports 1006 when the TCP connection drops without a close frame', async () => {
+        const connection = await open();
+        const pending = adapter.read();
+        connection.drop();
+        const error = await rejection(pending);
+        expect(error).toBeInstanceOf(WebsocketCloseError);
+        expect((error as WebsocketCloseError).code).toBe(1006);
+        expect((error as WebsocketCloseError).wasClean).toBe(false);
+        expect(await rejection(adapter.write(MessageType.Text, 'late'))).toBeInstanceOf(ConnectionClosedError);
+      });
+
+      it('drops pending reads when closed locally', async () => {
+        await open();
+        const pending = adapter.read();
+        await adapter.close(1000, 'bye');
+        expect(await rejection(pending)).toBeInstanceOf(WebsocketCloseError);
+      });
+
+      it('closes even when the signal is already aborted', async () => {
+        const connection = await open();
+        // The signal only cuts short the wait for the server's close frame: close still happens.
+        await adapter.close(1000, 'aborted close', { signal: AbortSignal.abort(new Error('close aborted by test')) });
+        const closed = await connection.closed;
+        expect([1000, 1006]).toContain(closed.code);
+        expect(await rejection(adapter.write(MessageType.Text, 'late'))).toBeInstanceOf(ConnectionClosedError);
+        expect(await rejection(adapter.close())).toBeInstanceOf(ConnectionClosedError);
+      });
+    });
+
+    describe('before any dial', () => {
+      it('rejects every operation with ConnectionClosedError', async () => {
+        expect(await rejection(adapter.read())).toBeInstanceOf(ConnectionClosedError);
+        expect(await rejection(adapter.write(MessageType.Text, 'x'))).toBeInstanceOf(ConnectionClosedError);
+        expect(await rejection(adapter.close())).toBeInstanceOf(ConnectionClosedError);
+        expect(await rejection(adapter.ping())).toBeInstanceOf(
+          caps.ping ? ConnectionClosedError : UnsupportedOperationError,
+        );
+        expect(adapter.underlying()).toBeUndefined();
+      });
+    });
+  });
+}

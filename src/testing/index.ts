@@ -1,0 +1,12 @@
+/**
+ * `wsengine/testing`: the adapter contract suite and the peers it runs against.
+ */
+export {
+  describeAdapterContract,
+  CONTRACT_MESSAGE_SIZES,
+  type AdapterContractOptions,
+  type ContractCapabilities,
+} from './contract.js';
+export type { ContractPeer, PeerConnection, PeerRefusal, PeerFactory } from './peer.js';
+export { createMockPair, MockContractPeer, type MockPair, type MockPairOptions } from './mock-peer.js';
+export { createWsPeer } from './ws-peer.js';
