@@ -162,6 +162,12 @@ export function describeAdapterContract(options: AdapterContractOptions): void {
         });
       }
 
+      it('rejects a subprotocol the client did not offer (RFC 6455 section 4.1)', async () => {
+        peer.selectProtocol(() => 'not.offered');
+        const error = await rejection(adapter.dial(url, { protocols: ['contract.v1'] }));
+        expect(error).toBeInstanceOf(HandshakeError);
+      });
+
       it('rejects with HandshakeError when nothing listens', async () => {
         await peer.stop();
         const error = await rejection(adapter.dial(url));
@@ -411,9 +417,9 @@ export function describeAdapterContract(options: AdapterContractOptions): void {
 
       it('drops pending reads when closed locally', async () => {
         await open();
-        const pending = adapter.read();
+        const pending = rejection(adapter.read());
         await adapter.close(1000, 'bye');
-        expect(await rejection(pending)).toBeInstanceOf(WebsocketCloseError);
+        expect(await pending).toBeInstanceOf(WebsocketCloseError);
       });
 
       it('closes even when the signal is already aborted', async () => {

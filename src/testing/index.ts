@@ -9,4 +9,4 @@ export {
 } from './contract.js';
 export type { ContractPeer, PeerConnection, PeerRefusal, PeerFactory } from './peer.js';
 export { createMockPair, MockContractPeer, type MockPair, type MockPairOptions } from './mock-peer.js';
-export { createWsPeer } from './ws-peer.js';
+export { createWsPeer, type WsPeer, type WsPeerConnection, type WsPeerOptions } from './ws-peer.js';

@@ -47,7 +47,7 @@ export interface ContractPeer {
    */
   refuseNext(refusal: PeerRefusal): void;
   /** Which of the offered subprotocols the server picks: the first offered one by default. */
-  selectProtocol?(choose: (offered: readonly string[]) => string | false): void;
+  selectProtocol(choose: (offered: readonly string[]) => string | false): void;
 }
 
 /** Makes a fresh peer for each test. */
