@@ -3,3 +3,4 @@
  * imports `node:` modules, `ws` or undici; Node-only adapters have their own subpaths.
  */
 export * from './adapters/index.js';
+export * from './engine/index.js';

@@ -1,0 +1,202 @@
+// The engine's cost, measured against the bare adapter in the same run:
+//   1. throughput: 1 KiB messages delivered through the engine's message hook versus a bare
+//      `adapter.read()` loop, both on the ws adapter, from the same peer (bench/server.mjs, in
+//      its own process). Rounds alternate; the median of each side is reported.
+//   2. the engine's own cost per message, with an in-memory adapter whose reads resolve at once.
+//   3. memory: heap per idle connection, 1,000 engines (each with its connection, heartbeat
+//      timers armed) versus 1,000 bare adapters connected to the same peer; and per engine
+//      created but not started.
+// Prints a Markdown table. Run `npm run build` first: it imports dist/.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { createWsAdapter } from '../dist/adapters/ws.js';
+import { createEngine } from '../dist/engine/index.js';
+
+const MESSAGES = Number(process.env.ENGINE_BENCH_MESSAGES ?? 100_000);
+const ROUNDS = Number(process.env.ENGINE_BENCH_ROUNDS ?? 7);
+const IDLE = Number(process.env.ENGINE_BENCH_IDLE ?? 1000);
+const SIZE = 1024;
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc');
+
+async function startPeer() {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./server.mjs', import.meta.url))], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const [line] = await once(createInterface({ input: child.stdout }), 'line');
+  return { port: JSON.parse(line).port, stop: () => child.stdin.end() };
+}
+
+async function bareRound(base) {
+  const adapter = createWsAdapter();
+  await adapter.dial(`${base}/blast?size=${SIZE}&count=${MESSAGES}&type=binary`);
+  const start = performance.now();
+  for (let i = 0; i < MESSAGES; i++) await adapter.read();
+  const seconds = (performance.now() - start) / 1000;
+  await adapter.close(1000, '');
+  return MESSAGES / seconds;
+}
+
+async function engineRound(base) {
+  let count = 0;
+  let done;
+  const finished = new Promise((resolve) => (done = resolve));
+  let start = 0;
+  const engine = createEngine({
+    url: `${base}/blast?size=${SIZE}&count=${MESSAGES}&type=binary`,
+    adapter: () => createWsAdapter(),
+    onOpen: () => {
+      start = performance.now();
+    },
+    onMessage: () => {
+      if (++count === MESSAGES) done(performance.now());
+    },
+  });
+  await engine.start();
+  const end = await finished;
+  await engine.stop();
+  return MESSAGES / ((end - start) / 1000);
+}
+
+/** An adapter whose reads resolve at once with the same message: the engine's own cost, no I/O. */
+function instantAdapter(limit) {
+  const message = { type: 2, data: new Uint8Array(SIZE) };
+  let n = 0;
+  return {
+    dial: async (url) => ({ url: String(url), status: 101, headers: {}, protocol: '', extensions: '' }),
+    read: () => (++n <= limit ? Promise.resolve(message) : new Promise(() => {})),
+    write: async () => {},
+    ping: () => new Promise(() => {}),
+    close: async () => {},
+    underlying: () => undefined,
+  };
+}
+
+const INSTANT = 1_000_000;
+
+async function instantBare() {
+  const adapter = instantAdapter(INSTANT);
+  const start = performance.now();
+  for (let i = 0; i < INSTANT; i++) await adapter.read();
+  return (performance.now() - start) / INSTANT;
+}
+
+async function instantEngine() {
+  let count = 0;
+  let done;
+  const finished = new Promise((resolve) => (done = resolve));
+  let start = 0;
+  const engine = createEngine({
+    url: 'ws://127.0.0.1:9/',
+    adapter: () => instantAdapter(INSTANT),
+    heartbeat: false,
+    onOpen: () => {
+      start = performance.now();
+    },
+    onMessage: () => {
+      if (++count === INSTANT) done(performance.now());
+    },
+  });
+  await engine.start();
+  const end = await finished;
+  await engine.stop();
+  return (end - start) / INSTANT;
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function heapUsed() {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+async function inBatches(count, make) {
+  const out = [];
+  for (let i = 0; i < count; i += 100) {
+    out.push(...(await Promise.all(Array.from({ length: Math.min(100, count - i) }, make))));
+  }
+  return out;
+}
+
+async function memory(base) {
+  const url = `${base}/echo`;
+  // Engines created, not started: the engine's own objects only.
+  let before = heapUsed();
+  let engines = Array.from({ length: IDLE }, () => createEngine({ url, adapter: () => createWsAdapter() }));
+  const created = (heapUsed() - before) / IDLE;
+  engines = [];
+
+  // Bare adapters, connected and idle, each with a read pending (as any consumer has).
+  before = heapUsed();
+  const adapters = await inBatches(IDLE, async () => {
+    const adapter = createWsAdapter();
+    await adapter.dial(url);
+    adapter.read().catch(() => {});
+    return adapter;
+  });
+  const bare = (heapUsed() - before) / IDLE;
+  await Promise.all(adapters.map((a) => a.close(1000, '')));
+  adapters.length = 0;
+
+  // Engines, connected and idle (heartbeat armed).
+  before = heapUsed();
+  engines = await inBatches(IDLE, async () => {
+    const engine = createEngine({ url, adapter: () => createWsAdapter() });
+    await engine.start();
+    return engine;
+  });
+  const connected = (heapUsed() - before) / IDLE;
+  await Promise.all(engines.map((e) => e.stop()));
+  return { created, bare, connected };
+}
+
+const peer = await startPeer();
+const base = `ws://127.0.0.1:${peer.port}`;
+try {
+  // Warm-up: JIT both paths once.
+  await bareRound(base);
+  await engineRound(base);
+  const bare = [];
+  const engine = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    // Alternate which side goes first, so that neither always pays for the other's garbage.
+    if (i % 2 === 0) {
+      bare.push(await bareRound(base));
+      engine.push(await engineRound(base));
+    } else {
+      engine.push(await engineRound(base));
+      bare.push(await bareRound(base));
+    }
+  }
+  const bareRate = median(bare);
+  const engineRate = median(engine);
+  const instant = { bare: [], engine: [] };
+  for (let i = 0; i < 5; i++) {
+    instant.bare.push(await instantBare());
+    instant.engine.push(await instantEngine());
+  }
+  const instantBareMs = median(instant.bare);
+  const instantEngineMs = median(instant.engine);
+  const mem = await memory(base);
+  const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
+  const fmt = (n) => Math.round(n).toLocaleString('en-US');
+  console.log(`## engine (${MESSAGES.toLocaleString('en-US')} x 1 KiB binary messages, median of ${ROUNDS} rounds; ${IDLE} idle connections)\n`);
+  console.log('| measure | baseline | engine | ratio (engine / baseline) |');
+  console.log('|---|---|---|---|');
+  console.log(`| messages/s, ws adapter (baseline: bare \`read()\` loop; engine: message hook) | ${fmt(bareRate)} | ${fmt(engineRate)} | ${(engineRate / bareRate).toFixed(3)} |`);
+  console.log(`| ns per message, in-memory adapter (no I/O: the engine's own cost) | ${(instantBareMs * 1e6).toFixed(0)} | ${(instantEngineMs * 1e6).toFixed(0)} | ${(instantEngineMs / instantBareMs).toFixed(2)} |`);
+  console.log(`| heap per idle connection (baseline: bare ws adapter with a read pending; engine: engine + its ws adapter) | ${kib(mem.bare)} | ${kib(mem.connected)} | ${(mem.connected / mem.bare).toFixed(2)} |`);
+  console.log(`| heap per engine created, not started | - | ${kib(mem.created)} | - |`);
+  console.log(`\nEngine overhead per idle connection: ${kib(mem.connected - mem.bare)}. Throughput cost: ${((1 - engineRate / bareRate) * 100).toFixed(1)}% (target: at most 5%). The engine adds ${((instantEngineMs - instantBareMs) * 1e6).toFixed(0)} ns per message.`);
+} finally {
+  peer.stop();
+}

@@ -1,0 +1,128 @@
+// The benchmark peer, run in its own process so that it never competes with the client under
+// test for the same event loop. It answers WebSocket upgrades by hand (no library on the hot
+// path) and serves three endpoints:
+//   /blast?size=N&count=M&type=text|binary  sends M pre-encoded messages of N bytes, as fast as TCP takes them
+//   /sink?count=M                           counts M client messages, then answers the text "done"
+//   /echo                                   sends every client message back
+// It prints {"port": P} on stdout once listening, and exits when its stdin closes.
+import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+
+const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+function frameHeader(opcode, length) {
+  if (length < 126) return Buffer.from([0x80 | opcode, length]);
+  if (length < 65536) {
+    const h = Buffer.alloc(4);
+    h[0] = 0x80 | opcode;
+    h[1] = 126;
+    h.writeUInt16BE(length, 2);
+    return h;
+  }
+  const h = Buffer.alloc(10);
+  h[0] = 0x80 | opcode;
+  h[1] = 127;
+  h.writeBigUInt64BE(BigInt(length), 2);
+  return h;
+}
+
+function frame(opcode, payload) {
+  return Buffer.concat([frameHeader(opcode, payload.length), payload]);
+}
+
+/** Parses client (masked) frames; calls onMessage(opcode, payload) for unfragmented data frames. */
+function clientFrames(socket, onMessage) {
+  let buffer = Buffer.alloc(0);
+  socket.on('data', (chunk) => {
+    buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
+    let pos = 0;
+    for (;;) {
+      if (buffer.length - pos < 2) break;
+      const b0 = buffer[pos];
+      let length = buffer[pos + 1] & 0x7f;
+      let offset = pos + 2;
+      if (length === 126) {
+        if (buffer.length - pos < 4) break;
+        length = buffer.readUInt16BE(pos + 2);
+        offset = pos + 4;
+      } else if (length === 127) {
+        if (buffer.length - pos < 10) break;
+        length = Number(buffer.readBigUInt64BE(pos + 2));
+        offset = pos + 10;
+      }
+      if (buffer.length < offset + 4 + length) break;
+      const opcode = b0 & 0x0f;
+      if (opcode === 8) {
+        socket.end(frame(8, Buffer.from([0x03, 0xe8])));
+        return;
+      }
+      onMessage(opcode, buffer, offset, length);
+      pos = offset + 4 + length;
+    }
+    buffer = pos === buffer.length ? Buffer.alloc(0) : buffer.subarray(pos);
+  });
+}
+
+function blast(socket, size, count, opcode) {
+  const payload = Buffer.alloc(size, 0x61);
+  const one = frame(opcode, payload);
+  const perChunk = Math.max(1, Math.floor((256 * 1024) / one.length));
+  const chunk = Buffer.concat(Array.from({ length: perChunk }, () => one));
+  let left = count;
+  const pump = () => {
+    while (left > 0) {
+      const n = Math.min(left, perChunk);
+      left -= n;
+      const ok = socket.write(n === perChunk ? chunk : chunk.subarray(0, n * one.length));
+      if (!ok) {
+        socket.once('drain', pump);
+        return;
+      }
+    }
+  };
+  pump();
+  // Answer the client's close when it comes.
+  clientFrames(socket, () => {});
+}
+
+function sink(socket, count) {
+  let seen = 0;
+  clientFrames(socket, () => {
+    if (++seen === count) socket.write(frame(1, Buffer.from('done')));
+  });
+}
+
+function echo(socket) {
+  clientFrames(socket, (opcode, buffer, offset, length) => {
+    const key = buffer.subarray(offset, offset + 4);
+    const payload = Buffer.allocUnsafe(length);
+    for (let i = 0; i < length; i++) payload[i] = buffer[offset + 4 + i] ^ key[i & 3];
+    if (opcode === 9) socket.write(frame(10, payload));
+    else socket.write(frame(opcode, payload));
+  });
+}
+
+const server = createServer((_req, res) => {
+  res.statusCode = 426;
+  res.end();
+});
+server.on('upgrade', (request, socket) => {
+  const accept = createHash('sha1').update(request.headers['sec-websocket-key'] + GUID).digest('base64');
+  socket.setNoDelay(true);
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+  socket.on('error', () => {});
+  const url = new URL(request.url, 'http://bench');
+  const count = Number(url.searchParams.get('count') ?? 0);
+  if (url.pathname === '/blast') {
+    blast(socket, Number(url.searchParams.get('size')), count, url.searchParams.get('type') === 'text' ? 1 : 2);
+  } else if (url.pathname === '/sink') {
+    sink(socket, count);
+  } else {
+    echo(socket);
+  }
+});
+server.listen(0, '127.0.0.1', () => {
+  process.stdout.write(JSON.stringify({ port: server.address().port }) + '\n');
+});
+process.stdin.on('end', () => process.exit(0));
+process.stdin.resume();

@@ -1,0 +1,281 @@
+/**
+ * One open connection: the socket after the handshake, the frame parser on its input, the
+ * sender on its output, the queue of received messages, outstanding pings, and the closing
+ * handshake of RFC 6455 section 7.
+ */
+import type { Socket } from 'node:net';
+import { ConnectionClosedError, WebsocketCloseError } from '../errors.js';
+import { ReadQueue } from '../read-queue.js';
+import { abortReason } from '../signals.js';
+import { MessageType } from '../types.js';
+import { FrameParser, Opcode } from './frame-parser.js';
+import type { ResolvedOptions } from './options.js';
+import { PerMessageDeflate, type DeflateParams } from './permessage-deflate.js';
+import type { ProtocolError } from './protocol-error.js';
+import { Sender } from './sender.js';
+
+interface PendingPing {
+  readonly payload: Buffer;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * - `open`: messages flow both ways.
+ * - `closing`: we sent a close frame (or failed the connection) and wait for the server's close
+ *   frame and the end of TCP.
+ * - `closed`: the server's close frame arrived (answered), or TCP is gone: no more sends.
+ */
+type State = 'open' | 'closing' | 'closed';
+
+function encodeClose(code: number, reason: string): Buffer {
+  const payload = Buffer.allocUnsafe(2 + Buffer.byteLength(reason));
+  payload.writeUInt16BE(code, 0);
+  payload.write(reason, 2, 'utf8');
+  return payload;
+}
+
+export class NativeConnection {
+  readonly socket: Socket;
+  readonly queue: ReadQueue;
+  readonly #parser: FrameParser;
+  readonly #sender: Sender;
+  readonly #deflate: PerMessageDeflate | undefined;
+  readonly #closeTimeout: number;
+  #state: State = 'open';
+  #pings: PendingPing[] = [];
+  #pingCounter = 0;
+  #closeSent = false;
+  #closeTimer: NodeJS.Timeout | undefined;
+  readonly #socketClosed: Promise<void>;
+  #transportPaused = false;
+  #localClose: WebsocketCloseError | undefined;
+  #backlogPaused = false;
+
+  constructor(socket: Socket, head: Buffer, deflateParams: DeflateParams | undefined, options: ResolvedOptions) {
+    this.socket = socket;
+    this.#closeTimeout = options.closeTimeout;
+    const deflateOptions = options.perMessageDeflate;
+    this.#deflate =
+      deflateParams && deflateOptions ? new PerMessageDeflate(deflateParams, deflateOptions.threshold, deflateOptions.level) : undefined;
+    this.queue = new ReadQueue({
+      highWaterMessages: options.readHighWaterMessages,
+      highWaterBytes: options.readHighWaterBytes,
+      pause: () => {
+        this.#transportPaused = true;
+        this.socket.pause();
+      },
+      resume: () => {
+        this.#transportPaused = false;
+        if (!this.#backlogPaused) this.socket.resume();
+      },
+    });
+    const queue = this.queue;
+    this.#parser = new FrameParser(
+      {
+        onMessage: (opcode: 1 | 2, data: string | Buffer) => {
+          // After our close frame, section 7.1.2 lets us discard what still arrives.
+          if (this.#state !== 'open') return;
+          queue.push(
+            opcode === 1
+              ? { type: MessageType.Text, data: data as string }
+              : { type: MessageType.Binary, data: data as Buffer },
+          );
+        },
+        onPing: (payload) => this.#onPing(payload),
+        onPong: (payload) => this.#onPong(payload),
+        onClose: (code, reason) => this.#onClose(code, reason),
+        onError: (error) => this.#onProtocolError(error),
+        onBacklog: (paused) => {
+          this.#backlogPaused = paused;
+          if (paused) this.socket.pause();
+          else if (!this.#transportPaused) this.socket.resume();
+        },
+      },
+      { maxFrameSize: options.maxFrameSize, maxMessageSize: options.maxMessageSize, deflate: this.#deflate },
+    );
+    this.#sender = new Sender(socket, options.fragmentSize, this.#deflate);
+
+    socket.setNoDelay(true);
+    socket.setTimeout(0);
+    this.#socketClosed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('data', (chunk: Buffer) => this.#parser.push(chunk));
+    socket.on('error', () => {
+      // 'close' follows and reports the loss (1006 unless the closing handshake finished).
+    });
+    socket.on('end', () => {
+      // The server ended TCP: end our side too (section 7.1.1), 'close' follows.
+      socket.end();
+    });
+    socket.on('close', () => this.#onSocketClose());
+    if (head.length > 0) this.#parser.push(head);
+  }
+
+  get state(): State {
+    return this.#state;
+  }
+
+  /** Send a data message. */
+  write(type: MessageType, data: string | Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+    if (this.#state !== 'open') return Promise.reject(new ConnectionClosedError('write() was called on a connection that is not open'));
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    return this.#sender.send(type, data, signal);
+  }
+
+  /** Send a ping and wait for its pong (section 5.5.2, 5.5.3). */
+  ping(signal: AbortSignal | undefined): Promise<void> {
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    if (this.#state !== 'open') return Promise.reject(new ConnectionClosedError('ping() was called on a connection that is not open'));
+    const payload = Buffer.allocUnsafe(4);
+    payload.writeUInt32BE(this.#pingCounter++ >>> 0, 0);
+    return new Promise<void>((resolve, reject) => {
+      let onAbort: (() => void) | undefined;
+      const ping: PendingPing = {
+        payload,
+        resolve: () => {
+          if (onAbort) signal!.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject: (error) => {
+          if (onAbort) signal!.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      };
+      if (signal) {
+        onAbort = () => {
+          const index = this.#pings.indexOf(ping);
+          if (index >= 0) this.#pings.splice(index, 1);
+          reject(abortReason(signal));
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
+      this.#pings.push(ping);
+      this.#sender.sendControl(Opcode.Ping, payload);
+    });
+  }
+
+  /**
+   * Start the closing handshake (section 7.1.2) and wait until the server answered and TCP
+   * closed, or `closeTimeout` passed, or `signal` aborted. The signal only cuts the wait short:
+   * the close frame is sent regardless, TCP is ended, and the promise still resolves.
+   */
+  async close(code: number, reason: string, signal: AbortSignal | undefined): Promise<void> {
+    if (this.#state !== 'open') throw new ConnectionClosedError('close() was called on a connection that is not open');
+    this.#state = 'closing';
+    // Pending reads are rejected when the close completes (the socket closes), not now: the
+    // caller is awaiting close() and will handle them once it returns.
+    this.#localClose = new WebsocketCloseError(code, reason, { wasClean: true });
+    this.#failPending(new ConnectionClosedError('The connection was closed'));
+    this.#sendClose(code, reason);
+    this.#armCloseTimer();
+    if (!signal) return this.#socketClosed;
+    const stopWaiting = (): void => {
+      // Do not wait for the server's answer: the close frame is on its way, end TCP after it.
+      if (this.#localClose) this.queue.fail(this.#localClose, true);
+      this.socket.end();
+    };
+    if (signal.aborted) {
+      stopWaiting();
+      return;
+    }
+    let onAbort: (() => void) | undefined;
+    try {
+      await new Promise<void>((resolve) => {
+        onAbort = () => {
+          stopWaiting();
+          resolve();
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.#socketClosed.then(resolve);
+      });
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Drop the connection at once (a new dial replaces it): close frame if possible, then end TCP. */
+  abandon(): void {
+    if (this.#state === 'open') {
+      this.#state = 'closing';
+      this.queue.fail(new WebsocketCloseError(1001, 'replaced by a new connection', { wasClean: true }), true);
+      this.#failPending(new ConnectionClosedError('The connection was replaced by a new one'));
+      this.#sendClose(1001, '');
+    }
+    this.#armCloseTimer();
+    this.socket.end();
+  }
+
+  #sendClose(code: number, reason: string): void {
+    if (this.#closeSent) return;
+    this.#closeSent = true;
+    this.#sender.sendControl(Opcode.Close, code === 1005 ? Buffer.alloc(0) : encodeClose(code, reason));
+  }
+
+  #armCloseTimer(): void {
+    if (this.#closeTimer || this.socket.destroyed) return;
+    // Section 7.1.1: the server should close TCP first; if it does not, we do, after a while.
+    this.#closeTimer = setTimeout(() => this.socket.destroy(), this.#closeTimeout);
+    this.#closeTimer.unref?.();
+  }
+
+  #onPing(payload: Buffer): void {
+    // Section 5.5.2: answer with a pong carrying the same payload, unless we already sent close.
+    if (!this.#closeSent) this.#sender.sendControl(Opcode.Pong, payload);
+  }
+
+  #onPong(payload: Buffer): void {
+    // Section 5.5.3: a pong may answer only the latest ping, so it settles that one and every
+    // ping sent before it. An unsolicited pong matches nothing and is ignored.
+    const index = this.#pings.findIndex((ping) => ping.payload.equals(payload));
+    if (index < 0) return;
+    for (const ping of this.#pings.splice(0, index + 1)) ping.resolve();
+  }
+
+  #onClose(code: number, reason: string): void {
+    if (this.#state === 'open') {
+      // Section 5.5.1: the server closes first; echo its code and reason, then TCP ends.
+      this.#state = 'closed';
+      this.queue.fail(new WebsocketCloseError(code, reason, { wasClean: true }));
+      this.#failPending(new ConnectionClosedError(`The server closed the connection (${code})`));
+      this.#sendClose(code, reason);
+    }
+    this.#state = 'closed';
+    this.#armCloseTimer();
+    // Section 7.1.1: after both close frames, the client may end TCP; the server closes its side.
+    this.socket.end();
+  }
+
+  #onProtocolError(error: ProtocolError): void {
+    // Section 7.1.7, "Fail the WebSocket Connection": send the close frame with the code, then
+    // close TCP; the rest of the input cannot be parsed any more.
+    const wasOpen = this.#state === 'open';
+    this.#state = 'closed';
+    if (wasOpen) {
+      this.queue.fail(new WebsocketCloseError(error.closeCode, error.message, { wasClean: false, cause: error }));
+      this.#failPending(new ConnectionClosedError(`The connection failed: ${error.message}`, { cause: error }));
+    }
+    this.#sendClose(error.closeCode, '');
+    this.#armCloseTimer();
+    this.socket.end();
+  }
+
+  #onSocketClose(): void {
+    if (this.#closeTimer) clearTimeout(this.#closeTimer);
+    this.#closeTimer = undefined;
+    this.#parser.stop();
+    this.#deflate?.close();
+    if (this.#localClose) {
+      this.queue.fail(this.#localClose, true);
+    } else if (this.#state === 'open') {
+      // Section 7.1.5: no close frame was received: the close code is 1006.
+      this.queue.fail(new WebsocketCloseError(1006, '', { wasClean: false }));
+    }
+    this.#state = 'closed';
+    this.#failPending(new ConnectionClosedError('The connection closed'));
+  }
+
+  #failPending(error: ConnectionClosedError): void {
+    this.#sender.fail(error);
+    for (const ping of this.#pings.splice(0)) ping.reject(error);
+  }
+}

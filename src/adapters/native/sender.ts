@@ -1,0 +1,173 @@
+/**
+ * The outbound side of a connection: whole messages in call order, compressed and fragmented
+ * as configured, with backpressure (a write resolves once the socket took it and its buffer is
+ * below the high-water mark; later writes wait in order meanwhile).
+ *
+ * Frames written in the same tick are corked together and leave in one `writev`, so a burst of
+ * small messages costs one system call instead of one each.
+ */
+import type { Socket } from 'node:net';
+import { abortReason } from '../signals.js';
+import { encodeFrame, encodeMessage, encodeTextFrame } from './frame-writer.js';
+import type { PerMessageDeflate } from './permessage-deflate.js';
+
+interface Job {
+  readonly opcode: 1 | 2;
+  readonly data: string | Uint8Array;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+  readonly signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+const RESOLVED = Promise.resolve();
+
+export class Sender {
+  readonly #socket: Socket;
+  readonly #fragmentSize: number;
+  readonly #deflate: PerMessageDeflate | undefined;
+  readonly #queue: Job[] = [];
+  /** A compression or a wait for 'drain' is in progress: new messages queue behind it. */
+  #busy = false;
+  #drainWaiter: { resolve: () => void; reject: (error: unknown) => void } | undefined;
+  #error: unknown = undefined;
+  #corked = false;
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.#socket.uncork();
+  };
+  readonly #onDrain = (): void => {
+    const waiter = this.#drainWaiter;
+    if (!waiter) return;
+    this.#drainWaiter = undefined;
+    this.#busy = false;
+    waiter.resolve();
+    this.#pump();
+  };
+
+  constructor(socket: Socket, fragmentSize: number, deflate: PerMessageDeflate | undefined) {
+    this.#socket = socket;
+    this.#fragmentSize = fragmentSize;
+    this.#deflate = deflate;
+    socket.on('drain', this.#onDrain);
+  }
+
+  /** Send one data message (opcode 1 or 2). */
+  send(opcode: 1 | 2, data: string | Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+    if (this.#error !== undefined) return Promise.reject(this.#error);
+    if (!this.#busy && this.#queue.length === 0 && !this.#compresses(data)) {
+      this.#writeMessage(opcode, data, false);
+      return this.#socket.writableNeedDrain ? this.#waitDrain() : RESOLVED;
+    }
+    return new Promise<void>((resolve, reject) => {
+      const job: Job = { opcode, data, resolve, reject, signal, onAbort: undefined };
+      if (signal) {
+        // Aborted while queued: the message is never sent.
+        job.onAbort = () => {
+          const index = this.#queue.indexOf(job);
+          if (index >= 0) this.#queue.splice(index, 1);
+          reject(abortReason(signal));
+        };
+        signal.addEventListener('abort', job.onAbort, { once: true });
+      }
+      this.#queue.push(job);
+      this.#pump();
+    });
+  }
+
+  /** Send a control frame at once (section 5.5: it may come between the fragments of a message). */
+  sendControl(opcode: 0x8 | 0x9 | 0xa, payload: Uint8Array): void {
+    // Not refused after fail(): the close frame itself goes out after data sends are shut.
+    if (this.#socket.destroyed || !this.#socket.writable) return;
+    this.#write(encodeFrame(opcode, true, false, payload));
+  }
+
+  /** Refuse everything queued and every later message with `error`. */
+  fail(error: unknown): void {
+    if (this.#error !== undefined) return;
+    this.#error = error;
+    this.#socket.off('drain', this.#onDrain);
+    const waiter = this.#drainWaiter;
+    this.#drainWaiter = undefined;
+    waiter?.reject(error);
+    for (const job of this.#queue.splice(0)) {
+      if (job.signal && job.onAbort) job.signal.removeEventListener('abort', job.onAbort);
+      job.reject(error);
+    }
+  }
+
+  #compresses(data: string | Uint8Array): boolean {
+    const deflate = this.#deflate;
+    if (!deflate) return false;
+    const length = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    return length >= deflate.threshold;
+  }
+
+  #waitDrain(): Promise<void> {
+    this.#busy = true;
+    return new Promise<void>((resolve, reject) => {
+      this.#drainWaiter = { resolve, reject };
+    });
+  }
+
+  #pump(): void {
+    while (!this.#busy && this.#error === undefined && this.#queue.length > 0) {
+      const job = this.#queue.shift()!;
+      if (job.signal && job.onAbort) job.signal.removeEventListener('abort', job.onAbort);
+      if (this.#compresses(job.data)) {
+        this.#busy = true;
+        const bytes = typeof job.data === 'string' ? Buffer.from(job.data) : job.data;
+        this.#deflate!.compress(bytes, (error, payload) => {
+          if (this.#error !== undefined) {
+            job.reject(this.#error);
+            return;
+          }
+          if (error) {
+            this.#busy = false;
+            job.reject(error);
+            this.#pump();
+            return;
+          }
+          this.#writeMessage(job.opcode, payload, true);
+          this.#busy = false;
+          this.#finish(job);
+          this.#pump();
+        });
+        return;
+      }
+      this.#writeMessage(job.opcode, job.data, false);
+      this.#finish(job);
+    }
+  }
+
+  #finish(job: Job): void {
+    if (this.#socket.writableNeedDrain) this.#waitDrain().then(job.resolve, job.reject);
+    else job.resolve();
+  }
+
+  #writeMessage(opcode: 1 | 2, data: string | Uint8Array, compressed: boolean): void {
+    const fragmentSize = this.#fragmentSize;
+    if (typeof data === 'string') {
+      const byteLength = Buffer.byteLength(data);
+      if (fragmentSize === 0 || byteLength <= fragmentSize) {
+        this.#write(encodeTextFrame(data, byteLength));
+        return;
+      }
+      data = Buffer.from(data);
+    }
+    if (fragmentSize === 0 || data.length <= fragmentSize) {
+      this.#write(encodeFrame(opcode, true, compressed, data));
+      return;
+    }
+    for (const frame of encodeMessage(opcode, data, fragmentSize, compressed)) this.#write(frame);
+  }
+
+  #write(frame: Buffer): void {
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(this.#uncork);
+    }
+    this.#socket.write(frame);
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * A small typed event emitter for the engine's events. Not `node:events`: the engine also runs in
+ * browsers. Listener errors are caught and routed to `onListenerError`, so one faulty listener
+ * cannot break the engine's loop.
+ */
+export type Listener<Args extends unknown[]> = (...args: Args) => void;
+
+export class TypedEmitter<Events extends { [K in keyof Events]: unknown[] }> {
+  readonly #listeners = new Map<keyof Events, Array<Listener<never[]>>>();
+  readonly #onListenerError: (error: unknown, event: keyof Events) => void;
+
+  constructor(onListenerError: (error: unknown, event: keyof Events) => void) {
+    this.#onListenerError = onListenerError;
+  }
+
+  /** Whether anyone listens to `event` (lets hot paths skip building arguments). */
+  has<E extends keyof Events>(event: E): boolean {
+    const list = this.#listeners.get(event);
+    return list !== undefined && list.length > 0;
+  }
+
+  on<E extends keyof Events>(event: E, listener: Listener<Events[E]>): () => void {
+    const list = this.#listeners.get(event) ?? [];
+    list.push(listener as unknown as Listener<never[]>);
+    this.#listeners.set(event, list);
+    return () => this.off(event, listener);
+  }
+
+  once<E extends keyof Events>(event: E, listener: Listener<Events[E]>): () => void {
+    const off = this.on(event, ((...args: Events[E]) => {
+      off();
+      listener(...args);
+    }) as Listener<Events[E]>);
+    return off;
+  }
+
+  off<E extends keyof Events>(event: E, listener: Listener<Events[E]>): void {
+    const list = this.#listeners.get(event);
+    if (!list) return;
+    const index = list.indexOf(listener as unknown as Listener<never[]>);
+    if (index >= 0) list.splice(index, 1);
+    if (list.length === 0) this.#listeners.delete(event);
+  }
+
+  emit<E extends keyof Events>(event: E, ...args: Events[E]): void {
+    const list = this.#listeners.get(event);
+    if (!list) return;
+    for (const listener of list.slice()) {
+      try {
+        (listener as unknown as Listener<Events[E]>)(...args);
+      } catch (error) {
+        this.#onListenerError(error, event);
+      }
+    }
+  }
+
+  /** How many listeners in all (for leak checks). */
+  get listenerCount(): number {
+    let n = 0;
+    for (const list of this.#listeners.values()) n += list.length;
+    return n;
+  }
+
+  removeAll(): void {
+    this.#listeners.clear();
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * Liveness. A TCP connection can die without either end hearing of it (a half-open connection:
+ * a NAT drops its mapping, a cable is pulled, a peer crashes without RST); TCP's own timers take
+ * minutes to notice, and a WebSocket that only receives would wait for ever. So every `interval`
+ * the heartbeat probes, and when nothing answers within `timeout` it declares the connection
+ * dead: detection within interval + timeout.
+ *
+ * Probes, by mode:
+ * - `ping`: a ping frame; the pong answers it (RFC 6455 section 5.5.2 and 5.5.3).
+ * - `message`: an application message (for servers or runtimes without ping frames, the
+ *   browser); an inbound message accepted by `isPong` answers it (any message when no `isPong`).
+ * - `traffic`: nothing is sent; any inbound message within interval + timeout is a sign of life.
+ * - `auto` (default): `ping`, falling back to `message` (when a message is configured) or
+ *   `traffic` if the adapter cannot send ping frames.
+ * - `off`: no heartbeat.
+ */
+import { ConnectionClosedError, UnsupportedOperationError, WebsocketCloseError } from '../adapters/errors.js';
+import type { Message, MessageType, WriteData } from '../adapters/types.js';
+import { HeartbeatTimeoutError, InvalidOptionError } from './errors.js';
+import { Timer } from './timers.js';
+
+export type HeartbeatMode = 'auto' | 'ping' | 'message' | 'traffic' | 'off';
+
+/** An application-level ping message. */
+export interface HeartbeatMessage {
+  readonly type: MessageType;
+  readonly data: WriteData;
+}
+
+export interface HeartbeatOptions {
+  /** How the connection is probed; see the module comment. Default `'auto'`. */
+  readonly mode?: HeartbeatMode;
+  /** Time between probes, in ms. Default 15000. */
+  readonly interval?: number;
+  /** How long a probe may go unanswered before the connection is declared dead, in ms. Default 5000. */
+  readonly timeout?: number;
+  /** The application-level ping for `message` mode (or a function making a fresh one per probe). */
+  readonly message?: HeartbeatMessage | (() => HeartbeatMessage);
+  /** Recognises the application-level pong; without it any inbound message answers a probe. */
+  readonly isPong?: (message: Message) => boolean;
+  /** Whether messages recognised by `isPong` are also delivered to the user. Default false. */
+  readonly deliverPongs?: boolean;
+}
+
+export interface ResolvedHeartbeatOptions {
+  readonly mode: HeartbeatMode;
+  readonly interval: number;
+  readonly timeout: number;
+  readonly message: HeartbeatMessage | (() => HeartbeatMessage) | undefined;
+  readonly isPong: ((message: Message) => boolean) | undefined;
+  readonly deliverPongs: boolean;
+}
+
+const MODES: readonly HeartbeatMode[] = ['auto', 'ping', 'message', 'traffic', 'off'];
+
+export function resolveHeartbeatOptions(options: HeartbeatOptions | false | undefined): ResolvedHeartbeatOptions {
+  const o = options === false ? { mode: 'off' as const } : (options ?? {});
+  const mode = o.mode ?? 'auto';
+  if (!MODES.includes(mode)) throw new InvalidOptionError('heartbeat.mode', `expected one of ${MODES.join(', ')}, got ${String(mode)}`);
+  const interval = o.interval ?? 15_000;
+  const timeout = o.timeout ?? 5_000;
+  if (typeof interval !== 'number' || !Number.isFinite(interval) || interval <= 0) {
+    throw new InvalidOptionError('heartbeat.interval', `expected a finite number of ms > 0, got ${String(interval)}`);
+  }
+  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
+    throw new InvalidOptionError('heartbeat.timeout', `expected a finite number of ms > 0, got ${String(timeout)}`);
+  }
+  if (mode === 'message' && o.message === undefined) {
+    throw new InvalidOptionError('heartbeat.message', 'is required in heartbeat mode "message"');
+  }
+  if (o.isPong !== undefined && typeof o.isPong !== 'function') {
+    throw new InvalidOptionError('heartbeat.isPong', `expected a function, got ${typeof o.isPong}`);
+  }
+  return { mode, interval, timeout, message: o.message, isPong: o.isPong, deliverPongs: o.deliverPongs ?? false };
+}
+
+/** What the heartbeat needs from the connection. */
+export interface HeartbeatProbes {
+  ping(signal: AbortSignal): Promise<void>;
+  send(message: HeartbeatMessage): Promise<void>;
+}
+
+export interface HeartbeatEvents {
+  /** The connection is dead: no answer within the timeout. Called at most once. */
+  dead(error: HeartbeatTimeoutError): void;
+  /** A probe was answered after `rttMs`. */
+  rtt(rttMs: number): void;
+  /**
+   * A probe found the connection closed. While delivery is paused nobody reads, so this is how
+   * the engine learns of a close it would otherwise only see on resume.
+   */
+  gone(error: unknown): void;
+}
+
+/** The heartbeat of one connection: started when it opens, stopped when it ends. */
+export class Heartbeat {
+  readonly #options: ResolvedHeartbeatOptions;
+  readonly #probes: HeartbeatProbes;
+  readonly #events: HeartbeatEvents;
+  #mode: Exclude<HeartbeatMode, 'auto'>;
+  readonly #tick = new Timer();
+  readonly #deadline = new Timer();
+  #probeController: AbortController | undefined;
+  #sentAt = 0;
+  #awaitingMessagePong = false;
+  #stopped = false;
+  #lastTraffic = 0;
+  /** Whether inbound messages matter to this heartbeat (message and traffic modes): lets the reader skip the call. */
+  watchesMessages: boolean;
+
+  constructor(options: ResolvedHeartbeatOptions, probes: HeartbeatProbes, events: HeartbeatEvents) {
+    this.#options = options;
+    this.#probes = probes;
+    this.#events = events;
+    this.#mode = options.mode === 'auto' ? 'ping' : options.mode;
+    this.watchesMessages = this.#mode === 'message' || this.#mode === 'traffic';
+  }
+
+  /** The mode in use (after any fallback from `auto`). */
+  get mode(): Exclude<HeartbeatMode, 'auto'> {
+    return this.#mode;
+  }
+
+  start(): void {
+    if (this.#mode === 'off') return;
+    this.#schedule();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#tick.cancel();
+    this.#deadline.cancel();
+    this.#probeController?.abort();
+    this.#probeController = undefined;
+  }
+
+  /**
+   * Tell the heartbeat a message arrived. Returns true when the message is an application-level
+   * pong that should not be delivered.
+   */
+  onMessage(message: Message): boolean {
+    if (this.#mode === 'traffic') {
+      // Only a time stamp per message: the deadline timer checks it when it fires.
+      this.#lastTraffic = Date.now();
+      return false;
+    }
+    if (this.#mode !== 'message') return false;
+    const isPong = this.#options.isPong;
+    const matched = isPong === undefined ? true : isPong(message);
+    if (matched && this.#awaitingMessagePong) {
+      this.#awaitingMessagePong = false;
+      this.#answered();
+    }
+    return matched && isPong !== undefined && !this.#options.deliverPongs;
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    if (this.#mode === 'traffic') {
+      // Nothing is sent: silence for interval + timeout means the connection is gone.
+      this.#tick.cancel();
+      this.#lastTraffic = Date.now();
+      this.#armSilence(this.#options.interval + this.#options.timeout);
+      return;
+    }
+    this.#tick.arm(this.#options.interval, () => this.#probe());
+  }
+
+  #armSilence(ms: number): void {
+    this.#deadline.arm(ms, () => {
+      const limit = this.#options.interval + this.#options.timeout;
+      const silent = Date.now() - this.#lastTraffic;
+      if (silent >= limit) this.#die(limit);
+      else this.#armSilence(limit - silent);
+    });
+  }
+
+  #probe(): void {
+    if (this.#stopped) return;
+    this.#sentAt = Date.now();
+    this.#deadline.arm(this.#options.timeout, () => this.#die(this.#options.timeout));
+    if (this.#mode === 'ping') {
+      const controller = new AbortController();
+      this.#probeController = controller;
+      this.#probes.ping(controller.signal).then(
+        () => {
+          if (this.#probeController !== controller) return;
+          this.#probeController = undefined;
+          this.#answered();
+        },
+        (error: unknown) => {
+          if (this.#probeController !== controller) return;
+          this.#probeController = undefined;
+          if (error instanceof UnsupportedOperationError) this.#fallBack();
+          else if (error instanceof ConnectionClosedError || error instanceof WebsocketCloseError) {
+            this.stop();
+            this.#events.gone(error);
+          }
+          // Other failures are left to the deadline.
+        },
+      );
+      return;
+    }
+    this.#awaitingMessagePong = true;
+    const spec = this.#options.message!;
+    const message = typeof spec === 'function' ? spec() : spec;
+    this.#probes.send(message).catch(() => {
+      // A failed write means the connection is going; the deadline or the reader will see it.
+    });
+  }
+
+  /** The adapter cannot send ping frames (a browser): use messages if configured, else traffic. */
+  #fallBack(): void {
+    this.#deadline.cancel();
+    this.#mode = this.#options.message !== undefined ? 'message' : 'traffic';
+    this.watchesMessages = true;
+    if (this.#mode === 'message') this.#probe();
+    else this.#schedule();
+  }
+
+  #answered(): void {
+    if (this.#stopped) return;
+    this.#deadline.cancel();
+    this.#events.rtt(Date.now() - this.#sentAt);
+    this.#schedule();
+  }
+
+  #die(timeoutMs: number): void {
+    if (this.#stopped) return;
+    this.stop();
+    this.#events.dead(new HeartbeatTimeoutError(timeoutMs));
+  }
+}

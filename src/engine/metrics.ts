@@ -1,0 +1,77 @@
+/**
+ * Counters the engine keeps, read as a snapshot with `engine.metrics()`. Plain number fields
+ * bumped on the hot path; nothing is allocated per message.
+ */
+import type { WriteData } from '../adapters/types.js';
+import type { EngineState } from './state.js';
+
+/** A point-in-time view of the engine. */
+export interface MetricsSnapshot {
+  readonly state: EngineState;
+  /** Id of the current connection, or `undefined` when none is open. */
+  readonly connectionId: string | undefined;
+  /** Connections opened (open hook finished) since the engine was created. */
+  readonly connects: number;
+  /** Of those, how many replaced an earlier connection. */
+  readonly reconnects: number;
+  /** Connection attempts that failed. */
+  readonly failedAttempts: number;
+  /** Connections declared dead by the heartbeat. */
+  readonly heartbeatTimeouts: number;
+  readonly messagesIn: number;
+  readonly messagesOut: number;
+  /** Payload bytes received (text counted as UTF-8). */
+  readonly bytesIn: number;
+  /** Payload bytes sent (text counted as UTF-8). */
+  readonly bytesOut: number;
+  /** Round-trip time of the last answered heartbeat probe, in ms. */
+  readonly lastRttMs: number | undefined;
+  /** How long the current connection has been open, in ms (0 when none is). */
+  readonly uptimeMs: number;
+  /** Messages waiting in the outbox, and their bytes. */
+  readonly queuedMessages: number;
+  readonly queuedBytes: number;
+}
+
+interface NodeBuffer {
+  byteLength(value: string, encoding: 'utf8'): number;
+}
+
+/** Node's native UTF-8 length when there is a Buffer (looked up, never imported: browser builds). */
+const nodeBuffer = (globalThis as { Buffer?: NodeBuffer }).Buffer;
+
+function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/** Payload size in bytes; text as UTF-8 (lone surrogates count as the 3 bytes of U+FFFD). */
+export function byteLength(data: WriteData): number {
+  if (typeof data === 'string') return nodeBuffer ? nodeBuffer.byteLength(data, 'utf8') : utf8Length(data);
+  return data.byteLength;
+}
+
+export class Metrics {
+  connects = 0;
+  reconnects = 0;
+  failedAttempts = 0;
+  heartbeatTimeouts = 0;
+  messagesIn = 0;
+  messagesOut = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  lastRttMs: number | undefined = undefined;
+  openedAt = 0;
+}

@@ -1,0 +1,212 @@
+/**
+ * What `send()` does while there is no open connection. By default nothing is queued: the call
+ * rejects at once with `NotConnectedError`, because a message that goes out late can be worse
+ * than one that never goes (a stale order). Opt in to queueing with bounds on messages and bytes
+ * and a time-to-live: queued messages are written in order once the next connection's open hook
+ * has finished; a message that outlives its time-to-live is rejected to its caller and never sent.
+ */
+import { abortReason } from '../adapters/signals.js';
+import type { MessageType, WriteData } from '../adapters/types.js';
+import { InvalidOptionError, MessageExpiredError, OutboxOverflowError } from './errors.js';
+import { byteLength } from './metrics.js';
+import { Timer } from './timers.js';
+
+export interface OutboxOptions {
+  /** Queue messages sent while not connected (otherwise they reject with `NotConnectedError`). Default false. */
+  readonly queue?: boolean;
+  /** At most this many queued messages; more are refused with `OutboxOverflowError`. Default 1000. */
+  readonly maxMessages?: number;
+  /** At most this many queued payload bytes. Default 1 MiB. */
+  readonly maxBytes?: number;
+  /** How long a message may wait, in ms (`Infinity`: no limit). Default 30000. */
+  readonly ttl?: number;
+}
+
+export interface ResolvedOutboxOptions {
+  readonly queue: boolean;
+  readonly maxMessages: number;
+  readonly maxBytes: number;
+  readonly ttl: number;
+}
+
+export function resolveOutboxOptions(options: OutboxOptions | undefined): ResolvedOutboxOptions {
+  const o = options ?? {};
+  const check = (name: string, value: number, allowInfinity: boolean): number => {
+    if (typeof value !== 'number' || Number.isNaN(value) || value <= 0 || (!allowInfinity && !Number.isFinite(value))) {
+      throw new InvalidOptionError(`outbox.${name}`, `expected a number > 0${allowInfinity ? ' or Infinity' : ''}, got ${String(value)}`);
+    }
+    return value;
+  };
+  if (o.queue !== undefined && typeof o.queue !== 'boolean') {
+    throw new InvalidOptionError('outbox.queue', `expected a boolean, got ${typeof o.queue}`);
+  }
+  return {
+    queue: o.queue ?? false,
+    maxMessages: check('maxMessages', o.maxMessages ?? 1000, true),
+    maxBytes: check('maxBytes', o.maxBytes ?? 1024 * 1024, true),
+    ttl: check('ttl', o.ttl ?? 30_000, true),
+  };
+}
+
+/** One queued message and its caller's promise. */
+export interface OutboxEntry {
+  readonly type: MessageType;
+  readonly data: WriteData;
+  readonly bytes: number;
+  readonly enqueuedAt: number;
+  readonly expiresAt: number;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+interface InternalEntry extends OutboxEntry {
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+export class Outbox {
+  readonly #options: ResolvedOutboxOptions;
+  readonly #entries: InternalEntry[] = [];
+  #bytes = 0;
+  readonly #expiry = new Timer();
+  #expiryAt = Infinity;
+
+  constructor(options: ResolvedOutboxOptions) {
+    this.#options = options;
+  }
+
+  get enabled(): boolean {
+    return this.#options.queue;
+  }
+
+  get length(): number {
+    return this.#entries.length;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Queue a message; the promise settles when it is written, expires, or is dropped. */
+  enqueue(type: MessageType, data: WriteData, options: { ttl?: number; signal?: AbortSignal } = {}): Promise<void> {
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    const bytes = byteLength(data);
+    if (this.#entries.length + 1 > this.#options.maxMessages || this.#bytes + bytes > this.#options.maxBytes) {
+      return Promise.reject(
+        new OutboxOverflowError(
+          `The outbox is full (${this.#entries.length} messages, ${this.#bytes} bytes; bounds ${this.#options.maxMessages} messages, ${this.#options.maxBytes} bytes)`,
+          this.#entries.length,
+          this.#bytes,
+        ),
+      );
+    }
+    const now = Date.now();
+    const ttl = options.ttl ?? this.#options.ttl;
+    return new Promise<void>((resolve, reject) => {
+      const entry: InternalEntry = {
+        type,
+        data,
+        bytes,
+        enqueuedAt: now,
+        expiresAt: now + ttl,
+        resolve,
+        reject,
+        signal,
+        onAbort: undefined,
+      };
+      if (signal) {
+        entry.onAbort = () => {
+          if (this.#remove(entry)) reject(abortReason(signal));
+        };
+        signal.addEventListener('abort', entry.onAbort, { once: true });
+      }
+      this.#entries.push(entry);
+      this.#bytes += bytes;
+      this.#armExpiry(entry.expiresAt);
+    });
+  }
+
+  /** The oldest message that has not expired (expired ones are rejected on the way), removed from the queue. */
+  shift(): OutboxEntry | undefined {
+    const now = Date.now();
+    if (now >= this.#expiryAt) this.#sweep(now);
+    const entry = this.#entries.shift();
+    if (!entry) return undefined;
+    this.#detach(entry);
+    this.#bytes -= entry.bytes;
+    if (this.#entries.length === 0) this.#disarm();
+    return entry;
+  }
+
+  /** Put back a message that could not be written (the connection went): it goes out first next time. */
+  unshift(entry: OutboxEntry): void {
+    const internal = entry as InternalEntry;
+    if (internal.signal?.aborted) {
+      entry.reject(abortReason(internal.signal));
+      return;
+    }
+    if (internal.signal && internal.onAbort) internal.signal.addEventListener('abort', internal.onAbort, { once: true });
+    this.#entries.unshift(internal);
+    this.#bytes += entry.bytes;
+    this.#armExpiry(entry.expiresAt);
+  }
+
+  /** Reject and drop everything (the engine stopped). */
+  rejectAll(error: unknown): void {
+    const entries = this.#entries.splice(0);
+    this.#bytes = 0;
+    this.#disarm();
+    for (const entry of entries) {
+      this.#detach(entry);
+      entry.reject(error);
+    }
+  }
+
+  #remove(entry: InternalEntry): boolean {
+    const index = this.#entries.indexOf(entry);
+    if (index < 0) return false;
+    this.#entries.splice(index, 1);
+    this.#bytes -= entry.bytes;
+    this.#detach(entry);
+    if (this.#entries.length === 0) this.#disarm();
+    return true;
+  }
+
+  #detach(entry: InternalEntry): void {
+    if (entry.signal && entry.onAbort) entry.signal.removeEventListener('abort', entry.onAbort);
+  }
+
+  /** Reject every expired message and re-arm the timer for the next expiry. */
+  #sweep(now: number): void {
+    let next = Infinity;
+    for (let i = 0; i < this.#entries.length; ) {
+      const entry = this.#entries[i]!;
+      if (entry.expiresAt <= now) {
+        this.#entries.splice(i, 1);
+        this.#bytes -= entry.bytes;
+        this.#detach(entry);
+        entry.reject(new MessageExpiredError(now - entry.enqueuedAt));
+      } else {
+        next = Math.min(next, entry.expiresAt);
+        i++;
+      }
+    }
+    this.#disarm();
+    if (next !== Infinity) this.#armExpiry(next);
+  }
+
+  #armExpiry(at: number): void {
+    if (!Number.isFinite(at) || at >= this.#expiryAt) return;
+    this.#expiryAt = at;
+    this.#expiry.arm(Math.max(0, at - Date.now()), () => {
+      this.#expiryAt = Infinity;
+      this.#sweep(Date.now());
+    });
+  }
+
+  #disarm(): void {
+    this.#expiry.cancel();
+    this.#expiryAt = Infinity;
+  }
+}
