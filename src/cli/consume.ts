@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { MessageType, type AdapterFactory, type HeaderInit } from '../adapters/types.js';
 import { createEngine } from '../engine/engine.js';
 import { ADAPTER_NAMES, AdapterUnavailableError, loadAdapter } from './adapters.js';
+import { runCommand } from './command.js';
 
 export const CONSUME_USAGE = `Usage: wsengine consume <url> [options]
 
@@ -225,26 +226,8 @@ function describe(error: unknown): string {
 }
 
 /** The process-level part: arguments, signals, stdout. */
-export async function run(args: string[]): Promise<number> {
-  let parsed: ConsumeArgs | undefined;
-  try {
-    parsed = parseConsumeArgs(args);
-  } catch (error) {
-    process.stderr.write(`wsengine consume: ${(error as Error).message}\n\n${CONSUME_USAGE}\n`);
-    return 2;
-  }
-  if (!parsed) {
-    process.stdout.write(`${CONSUME_USAGE}\n`);
-    return 0;
-  }
-  const controller = new AbortController();
-  const onSignal = (): void => controller.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    return await consume({ ...parsed, out: process.stdout, signal: controller.signal });
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+export function run(args: string[]): Promise<number> {
+  return runCommand('consume', CONSUME_USAGE, args, parseConsumeArgs, (parsed, signal) =>
+    consume({ ...parsed, out: process.stdout, signal }),
+  );
 }

@@ -15,6 +15,7 @@ import { statusCodeName } from '../adapters/status-codes.js';
 import { MessageType, type AdapterFactory } from '../adapters/types.js';
 import { createEngine } from '../engine/engine.js';
 import { ADAPTER_NAMES, loadAdapter } from './adapters.js';
+import { runCommand } from './command.js';
 
 export const DEMO_USAGE = `Usage: wsengine demo [options]
 
@@ -333,30 +334,15 @@ export function formatSummary(summary: DemoSummary, resume: boolean): string {
 }
 
 /** The process-level part: arguments, Ctrl-C, stdout. */
-export async function run(args: string[]): Promise<number> {
-  let options: DemoOptions | undefined;
-  try {
-    options = parseDemoArgs(args);
-  } catch (error) {
-    process.stderr.write(`wsengine demo: ${(error as Error).message}\n\n${DEMO_USAGE}\n`);
-    return 2;
-  }
-  if (!options) {
-    process.stdout.write(`${DEMO_USAGE}\n`);
-    return 0;
-  }
-  const controller = new AbortController();
-  const onSignal = (): void => controller.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    await runDemo({ ...options, out: process.stdout, signal: controller.signal });
-    return 0;
-  } catch (error) {
-    process.stderr.write(`wsengine demo: ${(error as Error).message}\n`);
-    return 1;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+export function run(args: string[]): Promise<number> {
+  return runCommand('demo', DEMO_USAGE, args, parseDemoArgs, async (options, signal) => {
+    try {
+      await runDemo({ ...options, out: process.stdout, signal });
+      return 0;
+    } catch (error) {
+      process.stderr.write(`wsengine demo: ${(error as Error).message}
+`);
+      return 1;
+    }
+  });
 }
