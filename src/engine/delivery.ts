@@ -36,6 +36,10 @@ export function resolveDeliveryOptions(options: DeliveryOptions | undefined): Re
   return { concurrency, iteratorBuffer };
 }
 
+function settled(): undefined {
+  return undefined;
+}
+
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
 }
@@ -51,10 +55,21 @@ export class Dispatcher {
   #running = 0;
   #slot: Deferred<void> | undefined;
   #idle: Deferred<void> | undefined;
+  // Settle callbacks capture nothing per message: made once here rather than twice for every
+  // message whose hook returns a promise (and only for the mode in use, to keep idle engines small).
+  readonly #doneOk: (() => void) | undefined;
+  readonly #doneFailed: ((error: unknown) => void) | undefined;
 
   constructor(concurrency: number, onError: (error: unknown) => void) {
     this.#concurrency = concurrency;
     this.#onError = onError;
+    if (concurrency > 1) {
+      this.#doneOk = () => this.#done();
+      this.#doneFailed = (error) => {
+        onError(error);
+        this.#done();
+      };
+    }
   }
 
   get running(): number {
@@ -71,19 +86,10 @@ export class Dispatcher {
     }
     if (!isPromiseLike(result)) return undefined;
     if (this.#concurrency === 1) {
-      return Promise.resolve(result).then(
-        () => undefined,
-        (error: unknown) => this.#onError(error),
-      );
+      return Promise.resolve(result).then(settled, this.#onError);
     }
     this.#running++;
-    Promise.resolve(result).then(
-      () => this.#done(),
-      (error: unknown) => {
-        this.#onError(error);
-        this.#done();
-      },
-    );
+    Promise.resolve(result).then(this.#doneOk, this.#doneFailed);
     if (this.#running < this.#concurrency) return undefined;
     this.#slot ??= deferred<void>();
     return this.#slot.promise;

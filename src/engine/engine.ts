@@ -722,8 +722,7 @@ export class Engine implements AsyncIterable<Message> {
         }
         readErrors = 0;
         metrics.messagesIn++;
-        const data = message.data;
-        metrics.bytesIn += typeof data === 'string' ? byteLength(data) : data.byteLength;
+        metrics.bytesIn += byteLength(message.data);
         if (heartbeat !== undefined && heartbeat.watchesMessages && heartbeat.onMessage(message)) continue;
         let wait: Promise<void> | undefined;
         if (onMessage !== undefined) wait = dispatcher.dispatch(onMessage, message, ctx);

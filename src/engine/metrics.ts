@@ -60,6 +60,9 @@ function utf8Length(text: string): number {
 /** Payload size in bytes; text as UTF-8 (lone surrogates count as the 3 bytes of U+FFFD). */
 export function byteLength(data: WriteData): number {
   if (typeof data === 'string') return nodeBuffer ? nodeBuffer.byteLength(data, 'utf8') : utf8Length(data);
+  // A Uint8Array's `length` is its size in bytes, and V8 inlines it where it does not inline the
+  // `byteLength` getter: that getter was about a quarter of the engine's own cost per message.
+  if (data instanceof Uint8Array) return data.length;
   return data.byteLength;
 }
 
