@@ -21,6 +21,7 @@ import {
 } from '../adapters/errors.js';
 import { MessageType, type Message, type WebsocketConnectionAdapter } from '../adapters/types.js';
 import type { ContractPeer, PeerConnection } from './peer.js';
+import { rejection } from './rejection.js';
 
 /** What an adapter's runtime lets it do; the suite checks the documented fallback where it cannot. */
 export interface ContractCapabilities {
@@ -77,15 +78,6 @@ function expectMessage(actual: Message, type: MessageType, data: string | Uint8A
     expect((actual.data as Uint8Array).byteLength).toBe(data.byteLength);
     expect(bytesEqual(actual.data as Uint8Array, data)).toBe(true);
   }
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the promise to reject, but it resolved');
 }
 
 /** Defines the contract suite for one adapter. Call it at the top level of a vitest test file. */

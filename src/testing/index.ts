@@ -10,3 +10,4 @@ export {
 export type { ContractPeer, PeerConnection, PeerRefusal, PeerFactory } from './peer.js';
 export { createMockPair, MockContractPeer, type MockPair, type MockPairOptions } from './mock-peer.js';
 export { createWsPeer, type WsPeer, type WsPeerConnection, type WsPeerOptions } from './ws-peer.js';
+export { rejection } from './rejection.js';

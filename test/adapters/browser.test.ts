@@ -24,18 +24,10 @@ import {
 import { MessageType } from '../../src/adapters/types.js';
 import { createEngine, HeartbeatTimeoutError, type Engine } from '../../src/engine/index.js';
 import { createWsPeer, type WsPeer, type WsPeerConnection } from '../../src/testing/ws-peer.js';
+import { rejection } from '../../src/testing/rejection.js';
 
 // undici's WHATWG WebSocket: the constructor a Node 20 user passes.
 const UndiciWebSocket = WebSocket;
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the promise to reject, but it resolved');
-}
 
 let peer: WsPeer;
 let url: string;

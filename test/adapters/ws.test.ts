@@ -21,15 +21,7 @@ import {
 import { MessageType } from '../../src/adapters/types.js';
 import { WsAdapter, createWsAdapter, type WsAdapterOptions } from '../../src/adapters/ws.js';
 import { createWsPeer, type WsPeer, type WsPeerConnection } from '../../src/testing/ws-peer.js';
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the promise to reject, but it resolved');
-}
+import { rejection } from '../../src/testing/rejection.js';
 
 /** One turn of the event loop: pending I/O callbacks get their chance to run. */
 function ioTurn(): Promise<void> {

@@ -7,15 +7,8 @@ import {
   MessageType,
 } from '../../src/adapters/index.js';
 import { MockAdapter, MockServer, type MockServerConnection } from '../../src/mocks/index.js';
+import { rejection } from '../../src/testing/rejection.js';
 
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
 
 const servers: MockServer[] = [];
 function serve(options?: ConstructorParameters<typeof MockServer>[0]): MockServer {

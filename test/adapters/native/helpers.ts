@@ -187,15 +187,7 @@ export async function startRawServer(
   };
 }
 
-/** Resolves with the rejection of `promise`; fails if it resolves. */
-export async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the promise to reject, but it resolved');
-}
+export { rejection } from '../../../src/testing/rejection.js';
 
 export interface ConnectProxy {
   readonly url: string;
