@@ -522,6 +522,10 @@ export class BrowserAdapter implements WebsocketConnectionAdapter {
     return connection.queue.read(options.signal);
   }
 
+  tryRead(): Message | undefined {
+    return this.#connection?.queue.tryRead();
+  }
+
   write(type: MessageType, data: WriteData, options: OperationOptions = {}): Promise<void> {
     let payload: string | Uint8Array;
     try {

@@ -123,6 +123,11 @@ export class ReadQueue {
     });
   }
 
+  /** The next queued message, or `undefined` when none is queued (never waits, never throws). */
+  tryRead(): Message | undefined {
+    return this.#messages.length > this.#head ? this.#shift() : undefined;
+  }
+
   #shift(): Message {
     const message = this.#messages[this.#head]!;
     this.#messages[this.#head] = undefined as unknown as Message;

@@ -122,6 +122,19 @@ export interface WebsocketConnectionAdapter {
   read(options?: OperationOptions): Promise<Message>;
 
   /**
+   * Optional: the next message if one has already arrived, without waiting; `undefined` otherwise.
+   * A consumer draining a burst this way pays no promise per message (the engine does).
+   *
+   * - Takes messages from the same queue as `read`, in the same order: a message it returns is
+   *   never returned by `read`, and while a `read` is pending it returns `undefined`.
+   * - Never throws and never reports the close: once the queued messages are gone it returns
+   *   `undefined`, and `read` rejects as described above.
+   * - Returns `undefined` whenever `read` would not return a message at once (before a dial,
+   *   after a local close that drops unread messages).
+   */
+  tryRead?(): Message | undefined;
+
+  /**
    * Send one whole message, fragmenting and compressing as configured.
    *
    * - Resolves when the message is handed to the socket, honouring backpressure.

@@ -340,6 +340,11 @@ class WsConnection {
     return this.queue.read(signal);
   }
 
+  /** A queued message without waiting; none once a local close began (unread messages are dropped). */
+  tryRead(): Message | undefined {
+    return this.#localClose ? undefined : this.queue.tryRead();
+  }
+
   write(payload: string | Uint8Array, binary: boolean, signal: AbortSignal | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const entry: PendingWrite = { payload, binary, resolve, reject, signal, onAbort: undefined };
@@ -701,6 +706,10 @@ export class WsAdapter implements WebsocketConnectionAdapter {
     const connection = this.#connection;
     if (!connection) return Promise.reject(new ConnectionClosedError('read() was called before a connection was opened'));
     return connection.read(options.signal);
+  }
+
+  tryRead(): Message | undefined {
+    return this.#connection?.tryRead();
   }
 
   write(type: MessageType, data: WriteData, options: OperationOptions = {}): Promise<void> {

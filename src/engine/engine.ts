@@ -338,7 +338,7 @@ export class Engine implements AsyncIterable<Message> {
     const state = this.#machine.state;
     if (state === EngineState.Idle || state === EngineState.Stopped) return Promise.resolve();
     this.#stopping = (async () => {
-      this.#current?.ended.resolve({ kind: 'stop' });
+      if (this.#current) this.#end(this.#current, { kind: 'stop' });
       this.#life.abort(new EngineStoppedError());
       await this.#run;
     })();
@@ -351,7 +351,7 @@ export class Engine implements AsyncIterable<Message> {
    */
   restart(): void {
     if (this.#current && !this.#current.done) {
-      this.#current.ended.resolve({ kind: 'restart' });
+      this.#end(this.#current, { kind: 'restart' });
       return;
     }
     this.#skipWait?.resolve();
@@ -615,7 +615,7 @@ export class Engine implements AsyncIterable<Message> {
         handshake,
         signal: controller.signal,
         restart: () => {
-          if (!conn.done && this.#current === conn) conn.ended.resolve({ kind: 'restart' });
+          if (!conn.done && this.#current === conn) this.#end(conn, { kind: 'restart' });
           // Still in the open hook: abandon this attempt; the policy decides on the next.
           else if (!conn.done) attemptController.abort(new RestartRequestedError());
         },
@@ -623,9 +623,6 @@ export class Engine implements AsyncIterable<Message> {
       },
     };
     (conn.ctx as { connectionId: string }).connectionId = conn.id;
-    ended.promise.then(() => {
-      conn.done = true;
-    });
     return conn;
   }
 
@@ -650,13 +647,13 @@ export class Engine implements AsyncIterable<Message> {
           dead: (error) => {
             this.#metrics.heartbeatTimeouts++;
             this.#events.emit('heartbeat-timeout', error, conn.id);
-            conn.ended.resolve({ kind: 'heartbeat', error });
+            this.#end(conn, { kind: 'heartbeat', error });
           },
           rtt: (rttMs) => {
             this.#metrics.lastRttMs = rttMs;
             this.#events.emit('pong', rttMs);
           },
-          gone: (error) => conn.ended.resolve({ kind: 'lost', error }),
+          gone: (error) => this.#end(conn, { kind: 'lost', error }),
         },
       );
       conn.heartbeat.start();
@@ -676,6 +673,7 @@ export class Engine implements AsyncIterable<Message> {
     const heartbeat = conn.heartbeat;
     const gate = this.#gate;
     const dispatcher = this.#dispatcher;
+    const canTry = typeof adapter.tryRead === 'function';
     let readErrors = 0;
     try {
       while (!conn.done) {
@@ -684,41 +682,44 @@ export class Engine implements AsyncIterable<Message> {
           await held;
           continue;
         }
-        let message: Message;
-        // A read carried over from a pause or an exclusive hold comes first: order is kept.
-        const pending = conn.carry ?? adapter.read();
-        conn.carry = undefined;
-        conn.inflight = pending;
-        try {
-          message = await pending;
-        } catch (error) {
+        // A burst that already arrived is taken without a promise per message. Not while a
+        // read is carried over from a pause or an exclusive hold: that one comes first.
+        let message = conn.carry === undefined && canTry ? adapter.tryRead!() : undefined;
+        if (message === undefined) {
+          const pending = conn.carry ?? adapter.read();
+          conn.carry = undefined;
+          conn.inflight = pending;
+          try {
+            message = await pending;
+          } catch (error) {
+            if (conn.inflight !== pending) {
+              conn.inflight = undefined; // taken over by an exclusive holder
+              continue;
+            }
+            conn.inflight = undefined;
+            if (conn.done) return;
+            if (isConnectionGone(error) || ++readErrors >= MAX_CONSECUTIVE_READ_ERRORS || !this.#options.onReadError) {
+              this.#end(conn, { kind: 'lost', error });
+              return;
+            }
+            try {
+              await this.#options.onReadError(error, ctx);
+            } catch (hookError) {
+              this.#report(hookError);
+            }
+            continue;
+          }
           if (conn.inflight !== pending) {
             conn.inflight = undefined; // taken over by an exclusive holder
             continue;
           }
           conn.inflight = undefined;
           if (conn.done) return;
-          if (isConnectionGone(error) || ++readErrors >= MAX_CONSECUTIVE_READ_ERRORS || !this.#options.onReadError) {
-            conn.ended.resolve({ kind: 'lost', error });
-            return;
+          if (gate.closed) {
+            // Paused while this read was in flight: hold the message until the gate opens.
+            conn.carry = pending;
+            continue;
           }
-          try {
-            await this.#options.onReadError(error, ctx);
-          } catch (hookError) {
-            this.#report(hookError);
-          }
-          continue;
-        }
-        if (conn.inflight !== pending) {
-          conn.inflight = undefined; // taken over by an exclusive holder
-          continue;
-        }
-        conn.inflight = undefined;
-        if (conn.done) return;
-        if (gate.closed) {
-          // Paused while this read was in flight: hold the message until the gate opens.
-          conn.carry = pending;
-          continue;
         }
         readErrors = 0;
         metrics.messagesIn++;
@@ -807,6 +808,16 @@ export class Engine implements AsyncIterable<Message> {
     } finally {
       if (this.#current === conn) this.#flushing = false;
     }
+  }
+
+  /**
+   * End a connection (the first reason wins). `done` is set at once, not when `ended` settles: a
+   * reader draining a burst synchronously must stop at the very next message.
+   */
+  #end(conn: Connection, end: End): void {
+    if (conn.done) return;
+    conn.done = true;
+    conn.ended.resolve(end);
   }
 
   async #teardown(conn: Connection, end: End): Promise<void> {

@@ -31,6 +31,8 @@ export interface ContractCapabilities {
   readonly requestHeaders?: boolean;
   /** Exposes the handshake's HTTP status and headers, on success and on refusal. Default true. */
   readonly handshakeDetails?: boolean;
+  /** Offers the optional `tryRead()`. Default true. */
+  readonly tryRead?: boolean;
 }
 
 export interface AdapterContractOptions {
@@ -41,6 +43,11 @@ export interface AdapterContractOptions {
   /** A fresh peer for each test. */
   readonly createPeer: () => ContractPeer;
   readonly capabilities?: ContractCapabilities;
+  /**
+   * How many unread messages the adapter's inbound queue holds before it pauses the transport
+   * (its `highWaterMessages`). Tests that need a burst to arrive unread stay below it. Default 256.
+   */
+  readonly queuedMessages?: number;
 }
 
 /** Sizes at the frame-length boundaries of RFC 6455 section 5.2 (7-bit, 16-bit, 64-bit lengths). */
@@ -82,7 +89,7 @@ function expectMessage(actual: Message, type: MessageType, data: string | Uint8A
 
 /** Defines the contract suite for one adapter. Call it at the top level of a vitest test file. */
 export function describeAdapterContract(options: AdapterContractOptions): void {
-  const caps = { ping: true, requestHeaders: true, handshakeDetails: true, ...options.capabilities };
+  const caps = { ping: true, requestHeaders: true, handshakeDetails: true, tryRead: true, ...options.capabilities };
 
   describe(`adapter contract: ${options.name}`, () => {
     let peer: ContractPeer;
@@ -304,6 +311,69 @@ export function describeAdapterContract(options: AdapterContractOptions): void {
         expect(await rejection(adapter.write(MessageType.Text, 'never', { signal: AbortSignal.abort(reason) }))).toBe(reason);
         await adapter.write(MessageType.Text, 'sent');
         expectMessage(await connection.receive(), MessageType.Text, 'sent');
+      });
+    });
+
+    describe('tryRead', () => {
+      if (!caps.tryRead) {
+        it('is not offered', () => {
+          expect(adapter.tryRead).toBeUndefined();
+        });
+        return;
+      }
+      const tryRead = (): Message | undefined => adapter.tryRead!();
+
+      it('returns undefined before any dial and while nothing is queued', async () => {
+        expect(tryRead()).toBeUndefined();
+        const connection = await open();
+        expect(tryRead()).toBeUndefined();
+        await connection.send(MessageType.Text, 'via read');
+        expectMessage(await adapter.read(), MessageType.Text, 'via read');
+        expect(tryRead()).toBeUndefined();
+      });
+
+      it('shares one queue with read: every message once, in order, mixed freely', async () => {
+        const connection = await open();
+        const count = 40;
+        for (let i = 0; i < count; i++) await connection.send(i % 3 === 0 ? MessageType.Binary : MessageType.Text, i % 3 === 0 ? new Uint8Array([i]) : `m${i}`);
+        for (let i = 0; i < count; i++) {
+          const message = (i % 2 === 0 ? tryRead() : undefined) ?? (await adapter.read());
+          if (i % 3 === 0) expectMessage(message, MessageType.Binary, new Uint8Array([i]));
+          else expectMessage(message, MessageType.Text, `m${i}`);
+        }
+        expect(tryRead()).toBeUndefined();
+      });
+
+      it('leaves a message to a pending read', async () => {
+        const connection = await open();
+        const pending = adapter.read();
+        expect(tryRead()).toBeUndefined();
+        await connection.send(MessageType.Text, 'for the reader');
+        expectMessage(await pending, MessageType.Text, 'for the reader');
+        expect(tryRead()).toBeUndefined();
+      });
+
+      // A full queue pauses the transport, which would hold the pong back too.
+      const burst = Math.min(20, (options.queuedMessages ?? 256) - 1);
+      if (caps.ping && burst > 0) {
+        it('returns every message that arrived, in order, without waiting', async () => {
+          const connection = await open();
+          for (let i = 0; i < burst; i++) await connection.send(MessageType.Text, `burst ${i}`);
+          // The pong comes after the burst on the same TCP stream: all of it has arrived.
+          await adapter.ping();
+          for (let i = 0; i < burst; i++) expectMessage(tryRead()!, MessageType.Text, `burst ${i}`);
+          expect(tryRead()).toBeUndefined();
+        });
+      }
+
+      it('never throws once the connection is closed: read reports the close', async () => {
+        const connection = await open();
+        await connection.close(1000, 'done');
+        const error = await rejection(adapter.read());
+        expect(error).toBeInstanceOf(WebsocketCloseError);
+        expect(tryRead()).toBeUndefined();
+        await adapter.close(1000, '').catch(() => {});
+        expect(tryRead()).toBeUndefined();
       });
     });
 

@@ -24,4 +24,5 @@ describeAdapterContract({
   createAdapter: () =>
     createWsAdapter({ writeHighWaterMark: 0, readQueue: { highWaterMessages: 1, highWaterBytes: 1 } }),
   createPeer: () => createWsPeer(),
+  queuedMessages: 1,
 });
