@@ -767,6 +767,8 @@ export class Engine implements AsyncIterable<Message> {
       ping: (options) => adapter.ping(options),
       write: (type, data, options) => adapter.write(type, data, options),
       underlying: () => adapter.underlying(),
+      // Nothing may overtake a carried-over read, even one whose message has already arrived.
+      tryRead: adapter.tryRead && (() => (conn.carry === undefined ? adapter.tryRead!() : undefined)),
       read: (options) => {
         const carried = conn.carry;
         if (carried === undefined) return adapter.read(options);

@@ -174,3 +174,29 @@ it('delivers nothing more once the hook stops the engine mid-burst', async () =>
   await stopped;
   expect(seen).toEqual(names('m', 0, 11));
 });
+
+it('lets an exclusive holder drain a burst in order, the carried-over read first', async () => {
+  const server = await startServer();
+  const seen: string[] = [];
+  const engine = startEngine({
+    url: server.url,
+    adapter: () => createWsAdapter(),
+    onMessage: (message) => void seen.push(message.data as string),
+  });
+  const accepted = server.next();
+  await engine.start();
+  const ws = await accepted;
+  const drained = await engine.exclusive(async (adapter) => {
+    for (let i = 0; i < BURST; i++) ws.send(`m${i}`);
+    await adapter.ping();
+    // m0 went to the engine's read in flight, which this holder took over: nothing overtakes it.
+    expect(adapter.tryRead!()).toBeUndefined();
+    const out = [(await adapter.read()).data as string];
+    for (let message = adapter.tryRead!(); message !== undefined; message = adapter.tryRead!()) {
+      out.push(message.data as string);
+    }
+    return out;
+  });
+  expect(drained).toEqual(names('m', 0, BURST));
+  expect(seen).toEqual([]);
+});
