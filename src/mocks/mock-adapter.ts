@@ -310,7 +310,7 @@ export class MockAdapter implements WebsocketConnectionAdapter {
   readonly calls: readonly MockCall[] = [];
   /** Every message handed to the server by `write`, in order (text as a string, binary as bytes). */
   readonly writes: readonly Message[] = [];
-  /** Every message `read` returned, in order. */
+  /** Every message `read` (or `tryRead`) returned, in order. */
   readonly reads: readonly Message[] = [];
 
   readonly #resolve: MockServerResolver;
@@ -376,6 +376,16 @@ export class MockAdapter implements WebsocketConnectionAdapter {
 
   read(options?: OperationOptions): Promise<Message> {
     return this.#record('read', trimArgs<MockCallArgs['read']>([options]), () => this.#read(options?.signal));
+  }
+
+  /**
+   * A message already received, or `undefined` (see the contract). Not listed in `calls`: it is
+   * synchronous and a consumer calls it before most reads. What it returns joins `reads`.
+   */
+  tryRead(): Message | undefined {
+    const message = this.#current?.queue.tryRead();
+    if (message !== undefined) (this.reads as Message[]).push(message);
+    return message;
   }
 
   write(type: MessageType, data: WriteData, options?: OperationOptions): Promise<void> {

@@ -70,6 +70,20 @@ describe('MockAdapter recording', () => {
     expect(adapter.reads.map((m) => m.data)).toEqual(['a', 'b']);
   });
 
+  it('adds what tryRead returns to reads, without listing tryRead in calls', async () => {
+    const adapter = server.createAdapter();
+    await adapter.dial(server.url);
+    const connection = await server.accept();
+    expect(adapter.tryRead()).toBeUndefined();
+    await connection.sendText('a');
+    await connection.sendText('b');
+    expect(adapter.tryRead()?.data).toBe('a');
+    expect((await adapter.read()).data).toBe('b');
+    expect(adapter.tryRead()).toBeUndefined();
+    expect(adapter.reads.map((m) => m.data)).toEqual(['a', 'b']);
+    expect(adapter.calls.map((call) => call.method)).toEqual(['dial', 'read']);
+  });
+
   it('filters calls by method with callsOf, typed by the method', async () => {
     const adapter = server.createAdapter();
     await adapter.dial(server.url);
