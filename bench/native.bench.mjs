@@ -4,7 +4,21 @@
 //
 //   node bench/native.bench.mjs [--quick]
 //
+// BENCH_ONLY=<text> runs only the receive scenarios whose name contains the text (and skips
+// send and round trips); BENCH_TRACE=1 prints each run and the per-round ratios on stderr.
+//
 // Prints a Markdown table; ratios above 1 mean the native adapter is faster.
+//
+// Steadiness: each scenario runs a warm-up round (discarded), then ROUNDS rounds in which every
+// driver runs once, in an order that alternates from round to round, so that drift in the
+// machine's load hits all drivers alike. Rates shown are the medians over the rounds; ratios are
+// the medians of the per-round ratios (each compares runs made moments apart).
+//
+// Two raw sockets count the bytes after the upgrade and nothing else. "raw socket" takes them as
+// 'data' events, a fresh buffer per read: the plain net.Socket any Node client starts from.
+// "raw onread" reads with `onread` into one reused 256 KiB buffer, the cheapest way Node offers
+// to take bytes off a socket; the native adapter reads with `onread` too, but must hand back
+// every message in memory of its own, so this one is a ceiling no client can reach.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { connect } from 'node:net';
@@ -32,6 +46,8 @@ const base = `ws://127.0.0.1:${port}`;
 function frameLength(size) {
   return size + (size < 126 ? 2 : size < 65536 ? 4 : 10);
 }
+
+const rawBuffer = Buffer.allocUnsafe(256 * 1024);
 
 const drivers = {
   native: {
@@ -122,36 +138,48 @@ const drivers = {
     },
   },
   'raw socket': {
-    async recv(url, count, _text, size) {
-      const { port: p, pathname, search } = new URL(url);
-      const socket = connect(Number(p), '127.0.0.1');
-      await once(socket, 'connect');
-      socket.write(
-        `GET ${pathname}${search} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-      );
-      const total = count * frameLength(size);
-      let t0 = 0;
-      let got = -1;
-      await new Promise((resolve) => {
-        let head = '';
-        socket.on('data', (chunk) => {
-          if (got < 0) {
-            head += chunk.toString('latin1');
-            const end = head.indexOf('\r\n\r\n');
-            if (end < 0) return;
-            t0 = performance.now();
-            got = head.length - end - 4;
-          } else got += chunk.length;
-          if (got >= total) resolve();
-        });
-      });
-      const ms = performance.now() - t0;
-      socket.destroy();
-      return ms;
-    },
+    recv: (url, count, _text, size) => rawRecv(url, count, size, false),
+  },
+  'raw onread': {
+    recv: (url, count, _text, size) => rawRecv(url, count, size, true),
   },
 };
+
+/** A bare socket: upgrade, then count `count` frames' bytes, with 'data' events or `onread`. */
+async function rawRecv(url, count, size, useOnread) {
+  const { port: p, pathname, search } = new URL(url);
+  const total = count * frameLength(size);
+  let t0 = 0;
+  let got = -1;
+  let head = '';
+  let done;
+  const all = new Promise((resolve) => (done = resolve));
+  const onBytes = (n, buffer) => {
+    if (got < 0) {
+      head += buffer.toString('latin1', 0, n);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return true;
+      t0 = performance.now();
+      got = head.length - end - 4;
+    } else got += n;
+    if (got >= total) done();
+    return true;
+  };
+  const socket = useOnread
+    ? connect({ port: Number(p), host: '127.0.0.1', onread: { buffer: rawBuffer, callback: onBytes } })
+    : connect({ port: Number(p), host: '127.0.0.1' });
+  if (!useOnread) socket.on('data', (chunk) => onBytes(chunk.length, chunk));
+  await once(socket, 'connect');
+  socket.setNoDelay(true);
+  socket.write(
+    `GET ${pathname}${search} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
+  await all;
+  const ms = performance.now() - t0;
+  socket.destroy();
+  return ms;
+}
 
 if (createWsAdapter) {
   drivers['ws adapter'] = {
@@ -170,13 +198,14 @@ if (createWsAdapter) {
 // ---------------------------------------------------------------- scenarios
 const scale = quick ? 0.2 : 1;
 const receive = [
-  ['receive 16 B binary', 16, 'binary', 1_000_000],
-  ['receive 1 KiB text', 1024, 'text', 150_000],
-  ['receive 1 KiB binary', 1024, 'binary', 150_000],
-  ['receive 64 KiB binary', 64 * 1024, 'binary', 15_000],
-  ['receive 1 MiB binary', 1024 * 1024, 'binary', 1_000],
+  ['receive 16 B binary', 16, 'binary', 400_000],
+  ['receive 1 KiB text', 1024, 'text', 80_000],
+  ['receive 1 KiB binary', 1024, 'binary', 80_000],
+  ['receive 64 KiB binary', 64 * 1024, 'binary', 6_000],
+  ['receive 1 MiB binary', 1024 * 1024, 'binary', 400],
 ];
-const REPEATS = quick ? 1 : 4;
+const ROUNDS = quick ? 5 : 21;
+const RAW_BYTES = 256 * 1024 * 1024;
 
 /**
  * One run, in ms. A run that takes over a minute is reported on stderr and counted as
@@ -199,48 +228,99 @@ async function timed(fn, what) {
   }
 }
 
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/**
+ * A warm-up round, then ROUNDS rounds of `run(driver)` for each driver, in an order that is
+ * reversed every other round. `countOf(driver)` is the number of messages a run handles.
+ * Returns each driver's per-round rates (messages per second).
+ */
+async function rounds(names, countOf, run, what) {
+  const rates = Object.fromEntries(names.map((name) => [name, []]));
+  for (let r = -1; r < ROUNDS; r++) {
+    const order = r % 2 === 0 ? names : [...names].reverse();
+    for (const name of order) {
+      const ms = await timed(() => run(name), `${what}, ${name}, round ${r}`);
+      if (r >= 0) rates[name].push(Number.isFinite(ms) ? (countOf(name) / ms) * 1000 : 0);
+    }
+  }
+  return rates;
+}
+
+/** The median of the per-round ratios a[i] / b[i] (scaled by `factor`). */
+function ratio(a, b, factor = 1) {
+  return median(a.map((x, i) => (b[i] > 0 ? (x * factor) / b[i] : 0)));
+}
+
 const rows = [];
 const fmt = (n) => (!Number.isFinite(n) || n === 0 ? 'timeout' : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : n.toFixed(0));
 const mbps = (bytesPerSec) => `${(bytesPerSec / 1e6).toFixed(0)} MB/s`;
 
+const only = process.env.BENCH_ONLY;
 for (const [name, size, type, fullCount] of receive) {
+  if (only && !name.includes(only)) continue;
   const count = Math.max(20, Math.round(fullCount * scale));
-  const url = `${base}/blast?size=${size}&count=${count}&type=${type}`;
-  // Drivers take turns within each repeat, so that drift in the machine's load hits all alike.
-  const fastest = {};
-  for (let r = 0; r < REPEATS; r++) {
-    for (const [driver, d] of Object.entries(drivers)) {
-      if (!d.recv) continue;
-      const ms = await timed(() => d.recv(url, count, type === 'text', size), `${name}, ${driver}`);
-      fastest[driver] = Math.min(fastest[driver] ?? Infinity, ms);
-    }
+  // The raw socket reads at least RAW_BYTES per run: with small messages, a run of the clients'
+  // count would last a few milliseconds, too short to time.
+  const rawCount = Math.max(count, Math.ceil((RAW_BYTES * scale) / frameLength(size)));
+  const countOf = (driver) => (driver.startsWith('raw ') ? rawCount : count);
+  const urlOf = (driver) => `${base}/blast?size=${size}&count=${countOf(driver)}&type=${type}`;
+  const names = Object.keys(drivers).filter((driver) => drivers[driver].recv);
+  const rates = await rounds(names, countOf, (driver) => drivers[driver].recv(urlOf(driver), countOf(driver), type === 'text', size), name);
+  const raw = rates['raw socket'];
+  const rawOnread = rates['raw onread'];
+  if (process.env.BENCH_TRACE) {
+    process.stderr.write(`${name}: native / ws client per round: ${rates['native'].map((x, i) => (x / rates['ws client'][i]).toFixed(2)).join(' ')}\n`);
   }
-  const result = Object.fromEntries(Object.entries(fastest).map(([driver, ms]) => [driver, (count / ms) * 1000]));
-  rows.push({ name, size, result, unit: 'msg/s' });
+  rows.push({
+    name,
+    rates: Object.fromEntries(names.map((driver) => [driver, median(rates[driver])])),
+    rawBytes: median(raw) * frameLength(size),
+    vsWs: ratio(rates['native'], rates['ws client']),
+    // Payload bytes read by the native adapter per frame byte the raw socket reads.
+    vsRaw: ratio(rates['native'], raw, size / frameLength(size)),
+    vsOnread: ratio(rates['native'], rawOnread, size / frameLength(size)),
+  });
 }
 
-{
-  const count = Math.round(150_000 * scale);
+if (!only) {
+  const fullCount = 100_000;
+  const count = Math.round(fullCount * scale);
   const payload = Buffer.alloc(1024, 0x62);
-  const fastest = {};
-  for (let r = 0; r < REPEATS; r++) {
-    for (const driver of ['native', 'ws client']) {
-      const ms = await timed(() => drivers[driver].send(`${base}/sink?count=${count}`, count, payload), `send, ${driver}`);
-      fastest[driver] = Math.min(fastest[driver] ?? Infinity, ms);
-    }
-  }
-  const result = Object.fromEntries(Object.entries(fastest).map(([driver, ms]) => [driver, (count / ms) * 1000]));
-  rows.push({ name: 'send 1 KiB binary', size: 1024, result, unit: 'msg/s' });
+  const names = ['native', 'ws client'];
+  const rates = await rounds(names, () => count, (driver) => drivers[driver].send(`${base}/sink?count=${count}`, count, payload), 'send');
+  rows.push({
+    name: 'send 1 KiB binary',
+    rates: Object.fromEntries(names.map((driver) => [driver, median(rates[driver])])),
+    vsWs: ratio(rates['native'], rates['ws client']),
+  });
 }
 
-const rtt = {};
-{
-  const count = Math.round(10_000 * scale);
-  const text = 'x'.repeat(32);
-  for (const driver of ['native', 'ws client']) {
-    const samples = await drivers[driver].rtt(`${base}/echo`, count, text);
-    samples.sort();
-    rtt[driver] = { p50: samples[Math.floor(count * 0.5)], p99: samples[Math.floor(count * 0.99)] };
+// Round trips: RTT_ROUNDS rounds alternating the drivers; in each, each driver's p50 and p99.
+// Shown: the medians of those over the rounds, and the medians of the per-round ratios (a burst
+// of load from elsewhere spoils one round, not the result).
+const RTT_ROUNDS = quick ? 3 : 11;
+const rtt = { native: { p50: NaN, p99: NaN }, 'ws client': { p50: NaN, p99: NaN } };
+const rttRatio = { p50: NaN, p99: NaN };
+if (!only) {
+  const perRound = Math.round(1_500 * scale);
+  const perRoundQuantiles = { native: { p50: [], p99: [] }, 'ws client': { p50: [], p99: [] } };
+  for (let r = -1; r < RTT_ROUNDS; r++) {
+    for (const driver of r % 2 === 0 ? ['native', 'ws client'] : ['ws client', 'native']) {
+      const samples = await drivers[driver].rtt(`${base}/echo`, perRound, 'x'.repeat(32));
+      if (r < 0) continue;
+      samples.sort();
+      perRoundQuantiles[driver].p50.push(samples[Math.floor(samples.length * 0.5)]);
+      perRoundQuantiles[driver].p99.push(samples[Math.floor(samples.length * 0.99)]);
+    }
+  }
+  for (const q of ['p50', 'p99']) {
+    for (const driver of ['native', 'ws client']) rtt[driver][q] = median(perRoundQuantiles[driver][q]);
+    rttRatio[q] = ratio(perRoundQuantiles['ws client'][q], perRoundQuantiles.native[q]);
   }
 }
 
@@ -249,38 +329,44 @@ server.on('error', () => {});
 
 // ---------------------------------------------------------------- report
 const hasWsAdapter = Boolean(drivers['ws adapter']);
-const header = ['scenario', 'native', 'ws client', ...(hasWsAdapter ? ['ws adapter'] : []), 'raw socket (bytes)', 'native / ws client', 'native / raw socket'];
+const header = ['scenario', 'native', 'ws client', ...(hasWsAdapter ? ['ws adapter'] : []), 'raw socket (bytes)', 'native / ws client', 'native / raw socket', 'native / raw onread'];
 const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
-for (const { name, size, result } of rows) {
-  const native = result['native'];
-  const ws = result['ws client'];
-  const raw = result['raw socket'];
+for (const { name, rates, rawBytes, vsWs, vsRaw, vsOnread } of rows) {
   const cells = [
     name,
-    `${fmt(native)} msg/s`,
-    `${fmt(ws)} msg/s`,
-    ...(hasWsAdapter ? [result['ws adapter'] ? `${fmt(result['ws adapter'])} msg/s` : '-'] : []),
-    raw ? mbps(raw * frameLength(size)) : '-',
-    `**${(native / ws).toFixed(2)}x**`,
-    raw ? `${((native * size) / (raw * frameLength(size))).toFixed(2)}x` : '-',
+    `${fmt(rates['native'])} msg/s`,
+    `${fmt(rates['ws client'])} msg/s`,
+    ...(hasWsAdapter ? [rates['ws adapter'] ? `${fmt(rates['ws adapter'])} msg/s` : '-'] : []),
+    rawBytes ? mbps(rawBytes) : '-',
+    `**${vsWs.toFixed(2)}x**`,
+    vsRaw ? `${vsRaw.toFixed(2)}x` : '-',
+    vsOnread ? `${vsOnread.toFixed(2)}x` : '-',
   ];
   lines.push(`| ${cells.join(' | ')} |`);
 }
-for (const q of ['p50', 'p99']) {
+for (const q of only ? [] : ['p50', 'p99']) {
   const cells = [
     `round trip 32 B ${q}`,
     `${rtt.native[q].toFixed(0)} µs`,
     `${rtt['ws client'][q].toFixed(0)} µs`,
     ...(hasWsAdapter ? ['-'] : []),
     '-',
-    `**${(rtt['ws client'][q] / rtt.native[q]).toFixed(2)}x**`,
+    `**${rttRatio[q].toFixed(2)}x**`,
+    '-',
     '-',
   ];
   lines.push(`| ${cells.join(' | ')} |`);
 }
 console.log('### native adapter vs ws\n');
 console.log('Ratios above 1 favour the native adapter (for round trips: ws latency / native latency).');
-console.log('"native / raw socket" compares payload bytes per second with what a bare socket reads.\n');
+console.log(
+  `Rates are medians over ${ROUNDS} interleaved rounds (round trips: ${RTT_ROUNDS} rounds of ${Math.round(1_500 * scale)}); ` +
+    'ratios are medians of the per-round ratios.',
+);
+console.log(
+  '"native / raw socket" compares payload bytes per second with what a bare net.Socket reads through \'data\' events; ' +
+    '"native / raw onread" with one that reads with `onread` into a single reused buffer (the cheapest way, a ceiling no client reaches).\n',
+);
 console.log(lines.join('\n'));
 // A timed-out run may leave a connection open: do not wait for it.
 process.exit();

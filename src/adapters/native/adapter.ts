@@ -44,7 +44,7 @@ export class NativeAdapter implements WebsocketConnectionAdapter {
       this.#connection = undefined;
       previous?.abandon();
       const result = await handshake({ url: target, headers, protocols, signal, options: this.#options });
-      this.#connection = new NativeConnection(result.socket, result.head, result.deflate, this.#options);
+      this.#connection = new NativeConnection(result.socket, result.head, result.deflate, this.#options, result.input);
       return result.response;
     } finally {
       this.#dialing = undefined;

@@ -13,6 +13,7 @@ import type { ResolvedOptions } from './options.js';
 import { PerMessageDeflate, type DeflateParams } from './permessage-deflate.js';
 import type { ProtocolError } from './protocol-error.js';
 import { Sender } from './sender.js';
+import type { SocketInput } from './socket-input.js';
 
 interface PendingPing {
   readonly payload: Buffer;
@@ -52,7 +53,17 @@ export class NativeConnection {
   #localClose: WebsocketCloseError | undefined;
   #backlogPaused = false;
 
-  constructor(socket: Socket, head: Buffer, deflateParams: DeflateParams | undefined, options: ResolvedOptions) {
+  /**
+   * `input` is given when the socket was created with its `onread` option (plain TCP): the
+   * parser is then fed by it rather than by 'data' events.
+   */
+  constructor(
+    socket: Socket,
+    head: Buffer,
+    deflateParams: DeflateParams | undefined,
+    options: ResolvedOptions,
+    input?: SocketInput,
+  ) {
     this.socket = socket;
     this.#closeTimeout = options.closeTimeout;
     const deflateOptions = options.perMessageDeflate;
@@ -95,6 +106,9 @@ export class NativeConnection {
       { maxFrameSize: options.maxFrameSize, maxMessageSize: options.maxMessageSize, deflate: this.#deflate },
     );
     this.#sender = new Sender(socket, options.fragmentSize, this.#deflate);
+    // Before any 'data' listener: attaching drains the readable side with read(), which emits
+    // 'data' as well.
+    input?.attach(this.#parser, head);
 
     socket.setNoDelay(true);
     socket.setTimeout(0);
@@ -108,7 +122,7 @@ export class NativeConnection {
       socket.end();
     });
     socket.on('close', () => this.#onSocketClose());
-    if (head.length > 0) this.#parser.push(head);
+    if (!input && head.length > 0) this.#parser.push(head);
   }
 
   get state(): State {

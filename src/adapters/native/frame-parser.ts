@@ -4,15 +4,20 @@
  * on server frames, joins fragments, decompresses (RFC 7692), validates UTF-8 as early as the
  * bytes allow, and hands out whole messages and control frames.
  *
- * Memory: it holds the current frame's payload (at most `maxFrameSize`, as views of the socket
- * chunks, which pin at most one chunk beyond it at each end), the fragments of the current
- * message (copies, at most `maxMessageSize`) and a 14-byte header buffer; anything larger is
- * refused at the frame header, before its payload arrives.
+ * Memory: it holds the current frame's payload (at most `maxFrameSize`: a view of the input
+ * while its parts lie next to each other in memory, else one buffer of the payload's length,
+ * filled in place), the fragments of the current message (at most `maxMessageSize`) and a
+ * 14-byte header buffer; anything larger is refused at the frame header, before its payload
+ * arrives.
+ *
+ * Input comes either as chunks ({@link FrameParser.push}) or, for the rest of a large payload,
+ * read by the socket straight into the payload's buffer ({@link FrameParser.directTarget} and
+ * {@link FrameParser.pushDirect}): the bytes are then never copied by us at all.
  */
 import { isSendableStatusCode } from '../status-codes.js';
 import type { PerMessageDeflate } from './permessage-deflate.js';
 import { ProtocolError } from './protocol-error.js';
-import { isValidUtf8, Utf8Validator } from './utf8.js';
+import { decodeUtf8, isValidUtf8, Utf8Validator } from './utf8.js';
 
 /** Opcodes of RFC 6455 section 5.2 (%x3-7 and %xB-F are reserved). */
 export const Opcode = {
@@ -52,6 +57,24 @@ const INFLATING = 2;
 const STOPPED = 3;
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * The class Node's Buffer methods construct their results with (`subarray` goes through it),
+ * reached by the standard `Symbol.species` hook: `new BufferView(arrayBuffer, offset, length)`
+ * makes the same Buffer as `subarray`, without its argument handling (a third of the cost, for
+ * the view made per small binary message).
+ */
+type BufferViewClass = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => Buffer;
+const BufferView: BufferViewClass = (() => {
+  const species = (Buffer as unknown as Record<symbol, unknown>)[Symbol.species];
+  if (typeof species === 'function') {
+    const probe = new (species as BufferViewClass)(new ArrayBuffer(2), 1, 1);
+    if (Buffer.isBuffer(probe) && probe.byteOffset === 1 && probe.length === 1) return species as BufferViewClass;
+  }
+  return function view(buffer: ArrayBufferLike, byteOffset: number, length: number): Buffer {
+    return Buffer.from(buffer, byteOffset, length);
+  } as unknown as BufferViewClass;
+})();
 /** Pause the socket when this many bytes wait for decompression to finish. */
 const BACKLOG_HIGH_WATER = 1024 * 1024;
 
@@ -59,6 +82,8 @@ export class FrameParser {
   readonly #handlers: FrameParserHandlers;
   readonly #maxFrameSize: number;
   readonly #maxMessageSize: number;
+  /** The largest payload the fast path takes: within both limits and a 16-bit length. */
+  readonly #fastLimit: number;
   readonly #deflate: PerMessageDeflate | undefined;
 
   #state = HEADER;
@@ -70,8 +95,13 @@ export class FrameParser {
   #fin = false;
   #opcode = 0;
   #payloadLength = 0;
-  /** Views of the socket chunks holding the current frame's payload so far. */
-  #parts: Buffer[] = [];
+  /**
+   * The current frame's payload once it spans chunks, `#filled` bytes so far: a view of the
+   * input while each chunk continued the previous one in memory (`#pending`), else a buffer of
+   * the payload's full length (`#target`). At most one of them is set.
+   */
+  #pending: Buffer | undefined = undefined;
+  #target: Buffer | undefined = undefined;
   #filled = 0;
 
   // The message being read (fragments of RFC 6455 section 5.4).
@@ -90,6 +120,7 @@ export class FrameParser {
     this.#handlers = handlers;
     this.#maxFrameSize = options.maxFrameSize;
     this.#maxMessageSize = options.maxMessageSize;
+    this.#fastLimit = Math.min(options.maxFrameSize, options.maxMessageSize, 0xffff);
     this.#deflate = options.deflate;
   }
 
@@ -122,6 +153,53 @@ export class FrameParser {
     this.#process(chunk, 0);
   }
 
+  /**
+   * Where the socket may read the rest of the current frame's payload, when at least `minimum`
+   * bytes of it are still to come: exactly the unfilled end of the payload's buffer (a read
+   * into it can never run past the frame). Undefined otherwise; then input comes by push().
+   */
+  directTarget(minimum: number): Buffer | undefined {
+    if (this.#state !== PAYLOAD) return undefined;
+    const length = this.#payloadLength;
+    if (length - this.#filled < minimum) return undefined;
+    return this.#ownTarget().subarray(this.#filled);
+  }
+
+  /** Bytes of the current frame's payload still to come (0 between payloads). */
+  get payloadRemaining(): number {
+    return this.#state === PAYLOAD ? this.#payloadLength - this.#filled : 0;
+  }
+
+  /**
+   * Whether input placed at `byteOffset` of `buffer` would continue the current payload in
+   * memory, so that it stays one view with no copy: nothing of the payload came yet, or what
+   * came is still a view that ends right there.
+   */
+  continuesAt(buffer: ArrayBufferLike, byteOffset: number): boolean {
+    if (this.#state !== PAYLOAD || this.#target !== undefined) return false;
+    return this.#pending === undefined || this.#continues(buffer, byteOffset);
+  }
+
+  /** The payload's own buffer, with what came so far copied in. */
+  #ownTarget(): Buffer {
+    let target = this.#target;
+    if (target === undefined) {
+      target = this.#target = Buffer.allocUnsafe(this.#payloadLength);
+      if (this.#pending !== undefined) {
+        this.#pending.copy(target, 0);
+        this.#pending = undefined;
+      }
+    }
+    return target;
+  }
+
+  /** `length` bytes were read into the start of the buffer {@link directTarget} returned last. */
+  pushDirect(length: number): void {
+    // Stopped in the meantime (the connection closed or failed): drop them.
+    if (this.#state !== PAYLOAD || this.#target === undefined) return;
+    this.#received(length);
+  }
+
   #queue(chunk: Buffer): void {
     this.#backlog.push(chunk);
     this.#backlogBytes += chunk.length;
@@ -131,30 +209,55 @@ export class FrameParser {
     }
   }
 
+  /**
+   * The common frames, in a tight loop: whole unfragmented text or binary messages with a 7- or
+   * 16-bit length, no extension bits, unmasked, within the limits, entirely in `chunk` (every
+   * check of #parseHeader holds for them by construction). Returns where it stopped: at the
+   * first other frame, at the end of the chunk, or -1 after failing or being stopped.
+   */
+  #fastFrames(chunk: Buffer, pos: number, end: number): number {
+    const handlers = this.#handlers;
+    const limit = this.#fastLimit;
+    const arrayBuffer = chunk.buffer;
+    const base = chunk.byteOffset;
+    while (pos + 1 < end) {
+      const b0 = chunk[pos];
+      if (b0 !== 0x82 && b0 !== 0x81) break;
+      let length = chunk[pos + 1];
+      let start = pos + 2;
+      if (length === 126) {
+        if (pos + 3 >= end) break;
+        length = (chunk[pos + 2] << 8) | chunk[pos + 3];
+        start = pos + 4;
+      } else if (length > 126) {
+        break;
+      }
+      const stop = start + length;
+      if (stop > end || length > limit) break;
+      pos = stop;
+      if (b0 === 0x82) {
+        handlers.onMessage(2, new BufferView(arrayBuffer, base + start, length));
+      } else {
+        const text = decodeUtf8(chunk, start, stop);
+        if (text === undefined) {
+          this.#fail(1007, 'invalid UTF-8 in a text message');
+          return -1;
+        }
+        handlers.onMessage(1, text);
+      }
+      // A handler may have stopped the parser.
+      if (this.#state !== HEADER) return -1;
+    }
+    return pos;
+  }
+
   #process(chunk: Buffer, pos: number): void {
     const end = chunk.length;
-    const handlers = this.#handlers;
     while (pos < end) {
       if (this.#state === HEADER) {
-        // Fast path for the common frame: a whole unfragmented text or binary message with a
-        // 7-bit length, entirely in this chunk, no extension bits (every check of #parseHeader
-        // holds for it by construction).
-        const b0 = chunk[pos];
-        if ((b0 === 0x82 || b0 === 0x81) && this.#headerLength === 0 && this.#messageOpcode === 0 && pos + 1 < end) {
-          const length = chunk[pos + 1];
-          const start = pos + 2;
-          if (length < 126 && start + length <= end && length <= this.#maxFrameSize && length <= this.#maxMessageSize) {
-            pos = start + length;
-            if (b0 === 0x82) {
-              handlers.onMessage(2, chunk.subarray(start, pos));
-            } else if (isValidUtf8(chunk, start, pos)) {
-              handlers.onMessage(1, chunk.toString('utf8', start, pos));
-            } else {
-              this.#fail(1007, 'invalid UTF-8 in a text message');
-              return;
-            }
-            continue;
-          }
+        if (this.#headerLength === 0 && this.#messageOpcode === 0) {
+          pos = this.#fastFrames(chunk, pos, end);
+          if (pos < 0 || pos === end) return;
         }
         if (this.#headerLength > 0) {
           // Complete a header split across chunks.
@@ -180,7 +283,7 @@ export class FrameParser {
           pos += used;
         }
         if (this.#payloadLength === 0) {
-          if (!this.#frame(EMPTY, 0, 0)) {
+          if (!this.#frame(EMPTY, 0, 0, false, false)) {
             this.#suspend(chunk, pos);
             return;
           }
@@ -197,39 +300,62 @@ export class FrameParser {
         const start = pos;
         pos += length;
         this.#state = HEADER;
-        if (!this.#frame(chunk, start, pos)) {
+        this.#target = undefined;
+        this.#pending = undefined;
+        if (!this.#frame(chunk, start, pos, false, false)) {
           this.#suspend(chunk, pos);
           return;
         }
         continue;
       }
-      // Part of the payload: keep views of the chunks, joined once the frame is complete (one
-      // copy of the payload, made while it is still in cache for the last chunks).
-      const take = Math.min(available, length - this.#filled);
-      const part = chunk.subarray(pos, pos + take);
-      if (this.#streamsUtf8()) {
-        // Validate text as it arrives, so a bad byte fails the connection without waiting for
-        // the rest of the frame (Autobahn 6.4.3 and 6.4.4).
-        if (!this.#utf8.write(part)) {
-          this.#fail(1007, 'invalid UTF-8 in a text message');
-          return;
-        }
+      // Part of the payload. While the parts lie next to each other in memory (the socket
+      // input reads the rest of a payload right after its start when it can), it stays a view;
+      // otherwise it is copied into a buffer of the payload's full length, allocated once (no
+      // join at the end; the bytes are still in cache from the socket read).
+      const filled = this.#filled;
+      const take = Math.min(available, length - filled);
+      const start = chunk.byteOffset + pos;
+      if (this.#target === undefined && (filled === 0 || this.#continues(chunk.buffer, start))) {
+        this.#pending = new BufferView(chunk.buffer, start - filled, filled + take);
+      } else {
+        chunk.copy(this.#ownTarget(), filled, pos, pos + take);
       }
-      this.#parts.push(part);
-      this.#filled += take;
       pos += take;
-      if (this.#filled === length) {
-        const parts = this.#parts;
-        const payload = parts.length === 1 ? parts[0]! : Buffer.concat(parts, length);
-        this.#parts = [];
-        this.#filled = 0;
-        this.#state = HEADER;
-        if (!this.#frame(payload, 0, length, this.#opcode < 8 && this.#messageOpcode === Opcode.Text && !this.#compressed)) {
-          this.#suspend(chunk, pos);
-          return;
-        }
+      if (!this.#received(take)) {
+        this.#suspend(chunk, pos);
+        return;
       }
     }
+  }
+
+  #continues(buffer: ArrayBufferLike, byteOffset: number): boolean {
+    const pending = this.#pending;
+    return pending !== undefined && pending.buffer === buffer && pending.byteOffset + pending.length === byteOffset;
+  }
+
+  /**
+   * `count` more bytes of the current payload are in #pending or #target. Returns false when
+   * parsing must pause (decompression running) or stopped.
+   */
+  #received(count: number): boolean {
+    const target = (this.#target ?? this.#pending)!;
+    const owned = this.#target !== undefined;
+    const from = this.#filled;
+    const filled = from + count;
+    this.#filled = filled;
+    const text = this.#streamsUtf8();
+    // Validate text as it arrives, so a bad byte fails the connection without waiting for the
+    // rest of the frame (RFC 6455 section 8.1; Autobahn 6.4.3 and 6.4.4).
+    if (text && !this.#utf8.write(target, from, filled)) {
+      this.#fail(1007, 'invalid UTF-8 in a text message');
+      return false;
+    }
+    if (filled < this.#payloadLength) return true;
+    this.#target = undefined;
+    this.#pending = undefined;
+    this.#filled = 0;
+    this.#state = HEADER;
+    return this.#frame(target, 0, filled, owned, text);
   }
 
   /** Whether the current frame's payload is text to validate as it streams in. */
@@ -303,24 +429,26 @@ export class FrameParser {
   }
 
   /**
-   * A whole frame's payload is `src[start, end)`. Returns false when the parser must wait
-   * (decompression running) or stopped.
+   * A whole frame's payload is `src[start, end)`; `owned` when it is all of `src` and `src` is
+   * ours (not a view of a socket chunk), `validated` when its UTF-8 was checked as it arrived.
+   * Returns false when the parser must wait (decompression running) or stopped.
    */
-  #frame(src: Buffer, start: number, end: number, validated = false): boolean {
+  #frame(src: Buffer, start: number, end: number, owned: boolean, validated: boolean): boolean {
     const opcode = this.#opcode;
     if (opcode >= 8) return this.#control(opcode, src, start, end);
     if (this.#compressed) return this.#inflate(src.subarray(start, end));
     const fin = this.#fin;
-    if (fin && this.#fragments.length === 0) {
-      // An unfragmented message: the fast path.
+    if (fin && opcode !== Opcode.Continuation) {
+      // An unfragmented message: the fast path. (Not "no fragments kept yet": the first
+      // fragments of a message may be empty, and its last one must still be handled as part of
+      // it, with the message's type and UTF-8 state, section 5.4.)
       this.#messageOpcode = 0;
       if (opcode === Opcode.Text) {
-        if (validated ? !this.#utf8.complete : !isValidUtf8(src, start, end)) {
-          return this.#reject(1007, 'invalid UTF-8 in a text message');
-        }
-        this.#handlers.onMessage(1, src.toString('utf8', start, end));
+        const text = validated ? (this.#utf8.complete ? src.toString('utf8', start, end) : undefined) : decodeUtf8(src, start, end);
+        if (text === undefined) return this.#reject(1007, 'invalid UTF-8 in a text message');
+        this.#handlers.onMessage(1, text);
       } else {
-        this.#handlers.onMessage(2, start === 0 && end === src.length ? src : src.subarray(start, end));
+        this.#handlers.onMessage(2, start === 0 && end === src.length ? src : new BufferView(src.buffer, src.byteOffset + start, end - start));
       }
       return this.#state !== STOPPED;
     }
@@ -329,9 +457,13 @@ export class FrameParser {
       if (!this.#utf8.write(src, start, end)) return this.#reject(1007, 'invalid UTF-8 in a text message');
     }
     if (end > start) {
-      // Copy: a view would keep the whole socket chunk alive while the message is gathered.
-      const fragment = Buffer.allocUnsafe(end - start);
-      src.copy(fragment, 0, start, end);
+      // A view of a socket chunk is copied: it would keep the whole chunk alive while the
+      // message is gathered.
+      let fragment = src;
+      if (!owned) {
+        fragment = Buffer.allocUnsafe(end - start);
+        src.copy(fragment, 0, start, end);
+      }
       this.#fragments.push(fragment);
       this.#messageLength += end - start;
     }
@@ -452,7 +584,8 @@ export class FrameParser {
 
   #release(): void {
     this.#fragments = [];
-    this.#parts = [];
+    this.#target = undefined;
+    this.#pending = undefined;
     this.#filled = 0;
     this.#backlog = [];
     this.#backlogBytes = 0;

@@ -4,7 +4,7 @@
  * gives the status, headers and body of a refusal (HandshakeError carries them).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { isIP } from 'node:net';
+import { connect as netConnect, isIP } from 'node:net';
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
@@ -15,6 +15,7 @@ import type { HandshakeResponse, HeaderInit } from '../types.js';
 import type { ResolvedOptions } from './options.js';
 import { acceptExtensions, deflateOffer, type DeflateParams } from './permessage-deflate.js';
 import { openTunnel, resolveProxy } from './proxy.js';
+import { SocketInput } from './socket-input.js';
 
 /** Section 1.3: the GUID appended to the key to compute Sec-WebSocket-Accept. */
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -98,6 +99,8 @@ export interface HandshakeResult {
   readonly head: Buffer;
   readonly response: HandshakeResponse;
   readonly deflate: DeflateParams | undefined;
+  /** How the socket is read when it was created with `onread` (plain TCP, no proxy). */
+  readonly input: SocketInput | undefined;
 }
 
 function flattenHeaders(raw: IncomingMessage['headers']): Record<string, string> {
@@ -175,6 +178,7 @@ function attempt(request: HandshakeRequest): Promise<HandshakeResult | Redirect>
   return new Promise((resolve, reject) => {
     let settled = false;
     let req: ClientRequest | undefined;
+    let input: SocketInput | undefined;
     let cancelTunnel: (() => void) | undefined;
     const cleanup = (): void => {
       clearTimeout(timer);
@@ -206,23 +210,23 @@ function attempt(request: HandshakeRequest): Promise<HandshakeResult | Redirect>
         return;
       }
       // Through a proxy, the request (and TLS, for wss:) runs inside the CONNECT tunnel.
+      // Otherwise the connection is opened here, with a SocketInput reading it (see
+      // socket-input.ts); for wss: the SNI name is what node:https would send.
+      const servername = tls.servername ?? (isIP(common.host) ? undefined : common.host);
       const createConnection = tunnel
-        ? () =>
-            secure
-              ? tlsConnect({ ...tlsOptions, socket: tunnel, servername: tls.servername ?? (isIP(common.host) ? undefined : common.host) })
-              : tunnel
-        : undefined;
+        ? () => (secure ? tlsConnect({ ...tlsOptions, socket: tunnel, servername }) : tunnel)
+        : () => {
+            const reader = new SocketInput();
+            input = reader;
+            const target = { host: common.host, port: Number(common.port), onread: reader.onread };
+            const socket = secure ? tlsConnect({ ...tlsOptions, ...target, servername }) : netConnect(target);
+            reader.bind(socket);
+            return socket;
+          };
       // Node uses `createConnection` only when no agent is given: `agent: false` would make a
       // fresh Agent that connects directly.
-      const connection = createConnection ? { agent: undefined, createConnection } : {};
-      const r: ClientRequest = secure
-        ? httpsRequest({
-            ...common,
-            ...tlsOptions,
-            ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
-            ...connection,
-          })
-        : httpRequest({ ...common, ...connection });
+      const connection = { agent: undefined, createConnection };
+      const r: ClientRequest = secure ? httpsRequest({ ...common, ...connection }) : httpRequest({ ...common, ...connection });
       req = r;
       attach(r);
       r.end();
@@ -301,6 +305,7 @@ function attempt(request: HandshakeRequest): Promise<HandshakeResult | Redirect>
         resolve({
           socket,
           head,
+          input: socket === input?.socket ? input : undefined,
           deflate: negotiated,
           response: {
             url: url.href,

@@ -6,7 +6,7 @@
  * keeps the state of an unfinished code point between pieces and reports failure at the first
  * byte after which the input can no longer be valid UTF-8 (the "fail fast" of Autobahn case 6.4).
  */
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 
 /** Whether `data[start, end)` is valid UTF-8. */
 export function isValidUtf8(data: Buffer, start: number, end: number): boolean {
@@ -16,7 +16,26 @@ export function isValidUtf8(data: Buffer, start: number, end: number): boolean {
     while (i < end && data[i] < 0x80) i++;
     if (i === end) return true;
   }
-  return isUtf8(start === 0 && end === data.length ? data : data.subarray(start, end));
+  // A plain Uint8Array view costs less to make than Buffer#subarray, and isUtf8 takes it.
+  return isUtf8(start === 0 && end === data.length ? data : new Uint8Array(data.buffer, data.byteOffset + start, end - start));
+}
+
+/**
+ * The text of `data[start, end)`, or undefined when it is not valid UTF-8. ASCII, the common
+ * case, is recognised first and decoded as Latin-1 (the same characters, and a cheaper decoder
+ * than UTF-8's, which would check the bytes again).
+ */
+export function decodeUtf8(data: Buffer, start: number, end: number): string | undefined {
+  const length = end - start;
+  if (length > 32) {
+    const view = new Uint8Array(data.buffer, data.byteOffset + start, length);
+    if (isAscii(view)) return data.toString('latin1', start, end);
+    return isUtf8(view) ? data.toString('utf8', start, end) : undefined;
+  }
+  let i = start;
+  while (i < end && data[i] < 0x80) i++;
+  if (i === end) return data.toString('latin1', start, end);
+  return isValidUtf8(data, i, end) ? data.toString('utf8', start, end) : undefined;
 }
 
 /** Below this many bytes, the byte loop beats creating a view for `isUtf8`. */
