@@ -18,16 +18,18 @@ const sha1 = (data: Uint8Array): string => createHash('sha1').update(data).diges
  * and reports the read, until the stream is consumed or the parser failed.
  */
 function feed(stream: Buffer, readSizes: number[], limits = { maxFrameSize: 64 << 20, maxMessageSize: 64 << 20 }) {
-  const got: Got[] = [];
+  // Binary messages are views of the input: they are hashed only once the whole stream has been
+  // read, so that a region written twice (a view overwritten by a later read) shows.
+  const received: Array<{ type: 1 | 2; data: string | Buffer } | { error: number; at: number }> = [];
   let pos = 0;
   let pings = 0;
   const parser = new FrameParser(
     {
-      onMessage: (type: 1 | 2, data: string | Buffer) => got.push({ type, hash: sha1(type === 1 ? Buffer.from(data as string) : (data as Buffer)) }),
+      onMessage: (type: 1 | 2, data: string | Buffer) => received.push({ type, data }),
       onPing: () => pings++,
       onPong: () => {},
       onClose: () => {},
-      onError: (error: ProtocolError) => got.push({ error: error.closeCode, at: pos }),
+      onError: (error: ProtocolError) => received.push({ error: error.closeCode, at: pos }),
     },
     limits,
   );
@@ -43,6 +45,9 @@ function feed(stream: Buffer, readSizes: number[], limits = { maxFrameSize: 64 <
     input.onread.callback(n, buffer);
     buffer = input.onread.buffer();
   }
+  const got: Got[] = received.map((entry) =>
+    'error' in entry ? entry : { type: entry.type, hash: sha1(typeof entry.data === 'string' ? Buffer.from(entry.data) : entry.data) },
+  );
   return { got, pings, parser };
 }
 
