@@ -186,6 +186,37 @@ describe('SocketInput: reads into slabs and straight into payloads', () => {
   });
 });
 
+describe('SocketInput: slab sizes', () => {
+  /** Feed `stream` in reads as large as the input allows; returns the largest backing buffer it handed out. */
+  function largestSlab(input: SocketInput, stream: Buffer): number {
+    let largest = 0;
+    for (let pos = 0; pos < stream.length; ) {
+      const buffer = input.onread.buffer();
+      largest = Math.max(largest, buffer.buffer.byteLength);
+      const n = Math.min(buffer.length, stream.length - pos);
+      stream.copy(buffer, 0, pos, pos + n);
+      pos += n;
+      input.onread.callback(n, buffer);
+    }
+    return largest;
+  }
+
+  it('keeps slabs at 64 KiB for small messages, so a kept message pins no more, and grows them for large frames', () => {
+    const parser = new FrameParser(
+      { onMessage() {}, onPing() {}, onPong() {}, onClose() {}, onError() {} },
+      { maxFrameSize: 1 << 20, maxMessageSize: 1 << 20 },
+    );
+    const input = new SocketInput();
+    input.bind({ read: () => null } as unknown as Socket);
+    input.attach(parser, Buffer.alloc(0));
+    const small = Buffer.concat(Array.from({ length: 20_000 }, (_, i) => serverFrame(2, Buffer.alloc(1 + (i % 1000), i))));
+    expect(largestSlab(input, small)).toBe(64 * 1024);
+    const large = Buffer.concat(Array.from({ length: 40 }, (_, i) => serverFrame(2, Buffer.alloc(20_000 + i * 1000, i))));
+    expect(largestSlab(input, Buffer.concat([large, small]))).toBe(256 * 1024);
+    expect(parser.stopped).toBe(false);
+  });
+});
+
 describe('FrameParser: empty first fragments', () => {
   it('keeps a text message whose first fragments are empty a text message, and validates its UTF-8', () => {
     const events: unknown[] = [];
