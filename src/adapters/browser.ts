@@ -25,7 +25,7 @@ import {
   InvalidArgumentError,
   InvalidStateError,
   UnsupportedOperationError,
-  WebsocketCloseError,
+  WebSocketCloseError,
 } from './errors.js';
 import { ReadQueue } from './read-queue.js';
 import { abortReason, raceSignal } from './signals.js';
@@ -36,7 +36,7 @@ import {
   type HandshakeResponse,
   type Message,
   type OperationOptions,
-  type WebsocketConnectionAdapter,
+  type WebSocketConnectionAdapter,
   type WriteData,
 } from './types.js';
 import { normalizeWriteData, parseWebSocketUrl, validateClose } from './validation.js';
@@ -76,7 +76,7 @@ export interface BrowserReadQueueOptions {
    * What an overflow does. A WHATWG WebSocket cannot stop reading from its socket, so the queue
    * cannot push back on the server. `'close'` (default) closes the connection with 1009
    * (MessageTooBig, sent as mapped by `closeCodeMapping`): readers get the messages already
-   * queued, then a `WebsocketCloseError` with code 1009. `'buffer'` keeps queueing without bound.
+   * queued, then a `WebSocketCloseError` with code 1009. `'buffer'` keeps queueing without bound.
    */
   readonly overflow?: 'close' | 'buffer';
 }
@@ -213,7 +213,7 @@ class BrowserConnection {
   #resolveClosed!: () => void;
   readonly #writes: PendingWrite[] = [];
   /** The error pending reads get once a local close() finishes (see finishClose). */
-  #deferredError: WebsocketCloseError | undefined;
+  #deferredError: WebSocketCloseError | undefined;
   #pollTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(socket: WhatwgWebSocket, url: string, options: ResolvedOptions) {
@@ -287,7 +287,7 @@ class BrowserConnection {
       message = { type: MessageType.Binary, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
     } else {
       // Someone switched binaryType to "blob" through underlying(): we cannot keep order.
-      this.close(1003, 'binaryType must stay arraybuffer', new WebsocketCloseError(1003, 'binaryType must stay arraybuffer'), false);
+      this.close(1003, 'binaryType must stay arraybuffer', new WebSocketCloseError(1003, 'binaryType must stay arraybuffer'), false);
       return;
     }
     this.queue.push(message);
@@ -297,7 +297,7 @@ class BrowserConnection {
     if (this.state !== 'open') return;
     const reason = 'read queue overflow';
     // Keep what is queued: readers get it, then the close error.
-    this.close(1009, reason, new WebsocketCloseError(1009, reason), false);
+    this.close(1009, reason, new WebSocketCloseError(1009, reason), false);
   }
 
   #onClose(code: number, reason: string): void {
@@ -305,8 +305,8 @@ class BrowserConnection {
     this.state = 'closed';
     this.#stopPolling();
     // The close event's code is 1006 when no close frame was received (RFC 6455 section 7.1.5),
-    // 1005 when the frame had no code; WebsocketCloseError derives wasClean from it.
-    if (!this.#deferredError) this.queue.fail(new WebsocketCloseError(code, reason));
+    // 1005 when the frame had no code; WebSocketCloseError derives wasClean from it.
+    if (!this.#deferredError) this.queue.fail(new WebSocketCloseError(code, reason));
     this.#rejectWrites(new ConnectionClosedError(`The connection closed with ${code}`));
     for (const type of ['open', 'message', 'error', 'close']) this.socket.removeEventListener(type, this);
     this.#resolveClosed();
@@ -318,7 +318,7 @@ class BrowserConnection {
    * With `defer`, reads fail only at {@link finishClose}: a caller of `close()` that left a read
    * pending then gets its rejection in the same turn as close() settling.
    */
-  close(code: number, reason: string, error: WebsocketCloseError, drop: boolean, defer = false): void {
+  close(code: number, reason: string, error: WebSocketCloseError, drop: boolean, defer = false): void {
     if (this.state === 'connecting') {
       // WHATWG close() before "open" fails the connection ("error" then "close" follow).
       this.state = 'closing';
@@ -412,10 +412,10 @@ class BrowserConnection {
 }
 
 /**
- * A {@link WebsocketConnectionAdapter} over a WHATWG `WebSocket`. See the module comment and
+ * A {@link WebSocketConnectionAdapter} over a WHATWG `WebSocket`. See the module comment and
  * docs/browser.md for where the WHATWG API cannot meet the contract.
  */
-export class BrowserAdapter implements WebsocketConnectionAdapter {
+export class BrowserAdapter implements WebSocketConnectionAdapter {
   readonly #options: ResolvedOptions;
   /** The open (or closing, or closed) connection the operations act on. */
   #connection: BrowserConnection | undefined;
@@ -446,7 +446,7 @@ export class BrowserAdapter implements WebsocketConnectionAdapter {
     // Close and drop the previous connection first (contract); its readers and writers fail.
     const previous = this.#connection;
     this.#connection = undefined;
-    previous?.close(1000, '', new WebsocketCloseError(1000, 'replaced by a new dial'), true);
+    previous?.close(1000, '', new WebSocketCloseError(1000, 'replaced by a new dial'), true);
 
     let socket: WhatwgWebSocket;
     try {
@@ -463,7 +463,7 @@ export class BrowserAdapter implements WebsocketConnectionAdapter {
     this.#dialing = connection;
     try {
       const answer = await raceSignal(connection.opened, signal, () =>
-        connection.close(1000, '', new WebsocketCloseError(1000, 'dial aborted'), true),
+        connection.close(1000, '', new WebSocketCloseError(1000, 'dial aborted'), true),
       );
       this.#connection = connection;
       return answer;
@@ -480,12 +480,12 @@ export class BrowserAdapter implements WebsocketConnectionAdapter {
     if (dialing) {
       // Closing while a dial is pending abandons the dial: the caller wants no connection.
       this.#dialing = undefined;
-      dialing.close(code, reason, new WebsocketCloseError(code, reason), true);
+      dialing.close(code, reason, new WebSocketCloseError(code, reason), true);
       return;
     }
     const connection = this.#connection;
     if (!connection || connection.state !== 'open') throw new ConnectionClosedError();
-    connection.close(code, reason, new WebsocketCloseError(code, reason), true, true);
+    connection.close(code, reason, new WebSocketCloseError(code, reason), true, true);
     // The close frame is queued; wait for the closing handshake ("close" event), at most
     // closeTimeout, or until the signal aborts: the signal only cuts the wait short, the close
     // has happened either way. A WHATWG socket that never finishes closing cannot be torn down

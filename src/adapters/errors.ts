@@ -1,7 +1,7 @@
 /**
  * Errors of the adapter contract. Every error is a class the caller can test with
- * `instanceof`; all but {@link WebsocketCloseError} carry a stable string `code`
- * (a close error's `code` is the numeric close status code, as in seed 003).
+ * `instanceof`; all but {@link WebSocketCloseError} carry a stable string `code`
+ * (a close error's `code` is the numeric close status code).
  */
 import { statusCodeName } from './status-codes.js';
 
@@ -22,7 +22,7 @@ export class WsEngineError extends Error {
  *
  * https://www.rfc-editor.org/rfc/rfc6455.html#section-7.1.5
  */
-export class WebsocketCloseError extends Error {
+export class WebSocketCloseError extends Error {
   /** The close status code received or used. */
   readonly code: number;
   /** The close reason received or used; may be empty. */
@@ -34,14 +34,14 @@ export class WebsocketCloseError extends Error {
       `WebSocket closed with ${code} (${statusCodeName(code)})${reason ? `: ${reason}` : ''}`,
       options?.cause === undefined ? undefined : { cause: options.cause },
     );
-    this.name = 'WebsocketCloseError';
+    this.name = 'WebSocketCloseError';
     this.code = code;
     this.reason = reason;
     this.wasClean = options?.wasClean ?? code !== 1006;
   }
 }
 
-/** An operation was called on a connection that is closed or was never opened (net.ErrClosed in seed 003). */
+/** An operation was called on a connection that is closed or was never opened (Go's net.ErrClosed). */
 export class ConnectionClosedError extends WsEngineError {
   constructor(message = 'The connection is closed', options?: { cause?: unknown }) {
     super('ERR_CONNECTION_CLOSED', message, options);

@@ -1,8 +1,9 @@
 /**
  * The adapter contract: what the engine asks of every WebSocket implementation.
  *
- * A TypeScript reading of seed 003's `WebsocketConnectionAdapterInterface`: a Go context becomes
- * an `AbortSignal`, blocking calls become promises, `net.ErrClosed` becomes
+ * A TypeScript reading of the Go WebSocket engine's `WebsocketConnectionAdapterInterface`
+ * (Dial, Close, Ping, Read, Write, GetUnderlyingWebsocketConnection): a Go context becomes an
+ * `AbortSignal`, blocking calls become promises, `net.ErrClosed` becomes
  * {@link ConnectionClosedError}. Every adapter passes the contract suite (`wsengine/testing`).
  */
 import type { StatusCode } from './status-codes.js';
@@ -71,7 +72,7 @@ export interface HandshakeResponse {
  * Adapters are safe under concurrent calls: concurrent writes go out whole and in call order;
  * concurrent reads are served in call order, one message each.
  */
-export interface WebsocketConnectionAdapter {
+export interface WebSocketConnectionAdapter {
   /**
    * Open a connection and perform the opening handshake.
    *
@@ -90,7 +91,7 @@ export interface WebsocketConnectionAdapter {
    *
    * - Resolves once the close frame is sent and, where the adapter can, the closing handshake
    *   finished or timed out.
-   * - Drops pending reads and writes: they reject with {@link WebsocketCloseError} or
+   * - Drops pending reads and writes: they reject with {@link WebSocketCloseError} or
    *   {@link ConnectionClosedError}.
    * - Closes even if the signal is already aborted (the signal only stops the wait for the
    *   server's close frame).
@@ -114,7 +115,7 @@ export interface WebsocketConnectionAdapter {
    * Resolve the next whole message.
    *
    * - Never returns control frames.
-   * - Rejects with {@link WebsocketCloseError} once the connection is closed (code 1006 when no
+   * - Rejects with {@link WebSocketCloseError} once the connection is closed (code 1006 when no
    *   close frame was received), and keeps rejecting with it on later calls.
    * - Rejects with the signal's reason when aborted; the message it would have taken stays queued.
    * - Before any dial, rejects with {@link ConnectionClosedError}.
@@ -151,5 +152,11 @@ export interface WebsocketConnectionAdapter {
   underlying(): unknown;
 }
 
+/**
+ * The same interface under the name users of the Go WebSocket engine know
+ * (`WebsocketConnectionAdapterInterface`).
+ */
+export type WebsocketConnectionAdapter = WebSocketConnectionAdapter;
+
 /** Creates a fresh adapter; what the engine and the contract suite take. */
-export type AdapterFactory<A extends WebsocketConnectionAdapter = WebsocketConnectionAdapter> = () => A;
+export type AdapterFactory<A extends WebSocketConnectionAdapter = WebSocketConnectionAdapter> = () => A;

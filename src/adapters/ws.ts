@@ -21,7 +21,7 @@ import {
   InvalidArgumentError,
   InvalidStateError,
   TimeoutError,
-  WebsocketCloseError,
+  WebSocketCloseError,
 } from './errors.js';
 import { ReadQueue } from './read-queue.js';
 import { abortReason, raceSignal } from './signals.js';
@@ -32,7 +32,7 @@ import {
   type HandshakeResponse,
   type Message,
   type OperationOptions,
-  type WebsocketConnectionAdapter,
+  type WebSocketConnectionAdapter,
   type WriteData,
 } from './types.js';
 import { normalizeWriteData, parseWebSocketUrl, validateClose } from './validation.js';
@@ -276,7 +276,7 @@ class WsConnection {
   #pingSeq = 0;
   #lastError: Error | undefined;
   /** What reads reject with after a local close; set when close() starts. */
-  #localClose: WebsocketCloseError | undefined;
+  #localClose: WebSocketCloseError | undefined;
   readonly #closed: Promise<void>;
   #markClosed!: () => void;
 
@@ -437,7 +437,7 @@ class WsConnection {
       this.state = 'closing';
       // Pending reads reject when the close completes, just before close() resolves, so that a
       // caller awaiting close() can handle them then; messages arriving meanwhile are dropped.
-      this.#localClose = new WebsocketCloseError(code, reason, { wasClean: true });
+      this.#localClose = new WebSocketCloseError(code, reason, { wasClean: true });
       this.#failPending(new ConnectionClosedError('The connection was closed'));
       // A paused socket would never read the server's close frame.
       this.ws.resume();
@@ -498,7 +498,7 @@ class WsConnection {
     } else {
       // Closed by the server or lost: messages that arrived before stay readable.
       this.queue.fail(
-        new WebsocketCloseError(code, reason, { wasClean: received !== 1006, ...(cause ? { cause } : {}) }),
+        new WebSocketCloseError(code, reason, { wasClean: received !== 1006, ...(cause ? { cause } : {}) }),
       );
     }
     this.#failPending(new ConnectionClosedError(`The connection closed (${code})`, cause ? { cause } : undefined));
@@ -508,10 +508,10 @@ class WsConnection {
 }
 
 /**
- * `WebsocketConnectionAdapter` over the `ws` package. Create it with {@link createWsAdapter}
+ * `WebSocketConnectionAdapter` over the `ws` package. Create it with {@link createWsAdapter}
  * or `new WsAdapter(options)`; one adapter holds at most one connection at a time.
  */
-export class WsAdapter implements WebsocketConnectionAdapter {
+export class WsAdapter implements WebSocketConnectionAdapter {
   readonly #options: ResolvedOptions;
   #connection: WsConnection | undefined;
   #dial: { cancel: AbortController; done: Promise<unknown> } | undefined;

@@ -7,8 +7,8 @@
  * makes the server write its report. Each case's verdict comes from `/getCaseStatus`.
  */
 import { parseArgs } from 'node:util';
-import { WebsocketCloseError } from '../adapters/errors.js';
-import type { AdapterFactory, WebsocketConnectionAdapter } from '../adapters/types.js';
+import { WebSocketCloseError } from '../adapters/errors.js';
+import type { AdapterFactory, WebSocketConnectionAdapter } from '../adapters/types.js';
 import { loadAdapter } from './adapters.js';
 
 const USAGE = `Usage: wsengine autobahn <url> [options]
@@ -52,16 +52,16 @@ async function fetchText(create: AdapterFactory, url: URL): Promise<string> {
 }
 
 /** Wait for the server's close (reads until the close error), closing ourselves if it stalls. */
-async function drainToClose(adapter: WebsocketConnectionAdapter): Promise<void> {
+async function drainToClose(adapter: WebSocketConnectionAdapter): Promise<void> {
   try {
     for (;;) await adapter.read({ signal: AbortSignal.timeout(10_000) });
   } catch (error) {
-    if (!(error instanceof WebsocketCloseError)) await adapter.close(1000).catch(() => {});
+    if (!(error instanceof WebSocketCloseError)) await adapter.close(1000).catch(() => {});
   }
 }
 
 /** Echo every message back, unchanged and with the same type, until the connection closes. */
-async function echoCase(adapter: WebsocketConnectionAdapter, url: URL): Promise<void> {
+async function echoCase(adapter: WebSocketConnectionAdapter, url: URL): Promise<void> {
   try {
     await adapter.dial(url);
   } catch {

@@ -209,7 +209,7 @@ export class MessageIterator implements AsyncIterableIterator<Message> {
  * the adapter's `read` (an abort listener per read would cost a fifth of the throughput): a
  * read already in flight when the gate closes is not aborted but carried over. Its message is
  * held (pause) or handed first to the holder's reads (exclusive), so nothing is lost or reordered.
- * The seed engine's read mutex, as a gate.
+ * A read mutex, as a gate: while someone holds it, the engine reads nothing.
  */
 export class ReadGate {
   #paused = false;

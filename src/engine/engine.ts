@@ -4,11 +4,11 @@
  * messages in order. It knows adapters only through the contract (`../adapters/types.ts`) and
  * runs in browsers: no `node:` imports, timers through `globalThis`.
  *
- * The hooks follow the seed engine's callbacks (on open, on message, on read error, on close,
+ * The hooks are callbacks for each step of a connection's life (on open, on message, on read error, on close,
  * on close error, on restart error); each gets the adapter, `restart()`, `exit()` and the id of
  * the current connection.
  */
-import { ConnectionClosedError, InvalidArgumentError, WebsocketCloseError } from '../adapters/errors.js';
+import { ConnectionClosedError, InvalidArgumentError, WebSocketCloseError } from '../adapters/errors.js';
 import { raceSignal } from '../adapters/signals.js';
 import type { StatusCode } from '../adapters/status-codes.js';
 import {
@@ -17,7 +17,7 @@ import {
   type HandshakeResponse,
   type HeaderInit,
   type Message,
-  type WebsocketConnectionAdapter,
+  type WebSocketConnectionAdapter,
   type WriteData,
 } from '../adapters/types.js';
 import { normalizeWriteData, parseWebSocketUrl } from '../adapters/validation.js';
@@ -50,7 +50,7 @@ import { endSpan, resolveTracer, startSpan, urlAttributes, type TracerLike } fro
 /** What every hook receives about the connection it runs for. */
 export interface HookContext {
   /** The adapter of this connection: hooks may read and write through it directly. */
-  readonly adapter: WebsocketConnectionAdapter;
+  readonly adapter: WebSocketConnectionAdapter;
   /** Unique id of this connection (one per successful dial). */
   readonly connectionId: string;
   /** The number of the attempt that opened it (1 for the first of an outage). */
@@ -176,7 +176,7 @@ type End =
 
 interface Connection {
   readonly id: string;
-  readonly adapter: WebsocketConnectionAdapter;
+  readonly adapter: WebSocketConnectionAdapter;
   readonly attempt: number;
   readonly ctx: HookContext;
   readonly controller: AbortController;
@@ -202,7 +202,7 @@ const GOING_AWAY = 1001;
 const MAX_CONSECUTIVE_READ_ERRORS = 16;
 
 function isConnectionGone(error: unknown): boolean {
-  return error instanceof WebsocketCloseError || error instanceof ConnectionClosedError;
+  return error instanceof WebSocketCloseError || error instanceof ConnectionClosedError;
 }
 
 export class Engine implements AsyncIterable<Message> {
@@ -402,14 +402,14 @@ export class Engine implements AsyncIterable<Message> {
   }
 
   /**
-   * Run `fn` with the adapter while the engine holds its reads (the seed's read mutex): the
+   * Run `fn` with the adapter while the engine holds its reads (a read mutex): the
    * engine finishes delivering the message in hand, then reads nothing until `fn` settles, so
    * `fn` can exchange messages with the server directly. Calls are served one at a time.
    * Rejects with `NotConnectedError` when no connection is open. Do not await it inside the
    * message hook with `delivery.concurrency` 1: the hook already owns the reads there (it would
    * wait for itself); use `ctx.adapter` directly instead.
    */
-  exclusive<T>(fn: (adapter: WebsocketConnectionAdapter, ctx: HookContext) => T | Promise<T>): Promise<T> {
+  exclusive<T>(fn: (adapter: WebSocketConnectionAdapter, ctx: HookContext) => T | Promise<T>): Promise<T> {
     if (!this.#current || this.#current.done) return Promise.reject(new NotConnectedError());
     return this.#gate.hold(() => {
       const conn = this.#current;
@@ -545,7 +545,7 @@ export class Engine implements AsyncIterable<Message> {
       () => controller.abort(new OpenTimeoutError(this.#policy.openTimeout)),
       this.#policy.openTimeout,
     );
-    let adapter: WebsocketConnectionAdapter | undefined;
+    let adapter: WebSocketConnectionAdapter | undefined;
     let dialled = false;
     let span: ReturnType<typeof startSpan>;
     try {
@@ -586,7 +586,7 @@ export class Engine implements AsyncIterable<Message> {
   }
 
   #connection(
-    adapter: WebsocketConnectionAdapter,
+    adapter: WebSocketConnectionAdapter,
     handshake: HandshakeResponse,
     attempt: number,
     restarting: boolean,
@@ -759,7 +759,7 @@ export class Engine implements AsyncIterable<Message> {
   }
 
   /** The adapter as an exclusive holder sees it: its first read takes the carried-over read. */
-  #holderView(conn: Connection): WebsocketConnectionAdapter {
+  #holderView(conn: Connection): WebSocketConnectionAdapter {
     const adapter = conn.adapter;
     return {
       dial: (url, options) => adapter.dial(url, options),
@@ -832,12 +832,12 @@ export class Engine implements AsyncIterable<Message> {
     if (end.kind === 'lost') {
       const error = end.error;
       info = {
-        code: error instanceof WebsocketCloseError ? error.code : 1006,
-        reason: error instanceof WebsocketCloseError ? error.reason : '',
+        code: error instanceof WebSocketCloseError ? error.code : 1006,
+        reason: error instanceof WebSocketCloseError ? error.reason : '',
         initiator: 'remote',
         error,
       };
-      if (!(error instanceof WebsocketCloseError)) {
+      if (!(error instanceof WebSocketCloseError)) {
         // A read failure that is not a close: make sure the socket goes too.
         await this.#close(conn, NORMAL_CLOSURE, '', true);
       }

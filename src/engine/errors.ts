@@ -1,6 +1,6 @@
 /**
  * Errors of the engine. Each is a class the caller can test with `instanceof` and carries a
- * stable string `code`. Errors of the adapter contract (`HandshakeError`, `WebsocketCloseError`,
+ * stable string `code`. Errors of the adapter contract (`HandshakeError`, `WebSocketCloseError`,
  * ...) pass through the engine unchanged, so a caller sees the server's answer as it was.
  */
 import { WsEngineError } from '../adapters/errors.js';

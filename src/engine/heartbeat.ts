@@ -14,7 +14,7 @@
  *   `traffic` if the adapter cannot send ping frames.
  * - `off`: no heartbeat.
  */
-import { ConnectionClosedError, UnsupportedOperationError, WebsocketCloseError } from '../adapters/errors.js';
+import { ConnectionClosedError, UnsupportedOperationError, WebSocketCloseError } from '../adapters/errors.js';
 import type { Message, MessageType, WriteData } from '../adapters/types.js';
 import { HeartbeatTimeoutError, InvalidOptionError } from './errors.js';
 import { Timer } from './timers.js';
@@ -192,7 +192,7 @@ export class Heartbeat {
           if (this.#probeController !== controller) return;
           this.#probeController = undefined;
           if (error instanceof UnsupportedOperationError) this.#fallBack();
-          else if (error instanceof ConnectionClosedError || error instanceof WebsocketCloseError) {
+          else if (error instanceof ConnectionClosedError || error instanceof WebSocketCloseError) {
             this.stop();
             this.#events.gone(error);
           }

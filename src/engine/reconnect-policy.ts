@@ -5,7 +5,7 @@
  * [minDelay, maxDelay], and the server's `Retry-After` on 429 and 503 (RFC 9110 section 10.2.3).
  */
 import pRetry from 'p-retry';
-import { HandshakeError, InvalidArgumentError, UnsupportedOperationError, WebsocketCloseError } from '../adapters/errors.js';
+import { HandshakeError, InvalidArgumentError, UnsupportedOperationError, WebSocketCloseError } from '../adapters/errors.js';
 import { InvalidOptionError, RetriesExhaustedError } from './errors.js';
 import { sleep } from './timers.js';
 
@@ -68,7 +68,7 @@ const FATAL_CLOSE_CODES = new Set([1002, 1003, 1007, 1008]);
  */
 export function defaultShouldRetry(error: unknown): boolean {
   if (error instanceof HandshakeError) return error.status === undefined || !FATAL_STATUSES.has(error.status);
-  if (error instanceof WebsocketCloseError) return !FATAL_CLOSE_CODES.has(error.code);
+  if (error instanceof WebSocketCloseError) return !FATAL_CLOSE_CODES.has(error.code);
   // Errors of configuration, not of the network: retrying cannot make them pass.
   if (
     error instanceof InvalidArgumentError ||

@@ -1,5 +1,5 @@
 /**
- * The mock adapter: a `WebsocketConnectionAdapter` whose other end is a {@link MockServer} in
+ * The mock adapter: a `WebSocketConnectionAdapter` whose other end is a {@link MockServer} in
  * the same process. It keeps every clause of the contract, throws the same typed errors as
  * the real adapters, and records every call for assertions.
  */
@@ -8,7 +8,7 @@ import {
   HandshakeError,
   InvalidArgumentError,
   InvalidStateError,
-  WebsocketCloseError,
+  WebSocketCloseError,
 } from '../adapters/errors.js';
 import { ReadQueue } from '../adapters/read-queue.js';
 import { abortReason, raceSignal } from '../adapters/signals.js';
@@ -20,7 +20,7 @@ import type {
   Message,
   MessageType,
   OperationOptions,
-  WebsocketConnectionAdapter,
+  WebSocketConnectionAdapter,
   WriteData,
 } from '../adapters/types.js';
 import { normalizeWriteData, parseWebSocketUrl, validateClose } from '../adapters/validation.js';
@@ -162,7 +162,7 @@ class ClientConnection {
     // RFC 6455 section 7.1.5: the connection is closed with the code of the received close frame
     // (1005 when it had none); section 5.5.1: answer it, echoing the code.
     this.state = 'closed';
-    this.queue.fail(new WebsocketCloseError(code ?? 1005, reason, { wasClean: true }));
+    this.queue.fail(new WebSocketCloseError(code ?? 1005, reason, { wasClean: true }));
     this.#rejectPending(new ConnectionClosedError('The connection was closed by the server'));
     this.server?.close(code, reason);
   }
@@ -178,7 +178,7 @@ class ClientConnection {
     if (this.state === 'closed') return;
     this.state = 'closed';
     // RFC 6455 section 7.1.5: no close frame received, so the close code is 1006.
-    this.queue.fail(new WebsocketCloseError(1006, '', { wasClean: false }));
+    this.queue.fail(new WebSocketCloseError(1006, '', { wasClean: false }));
     this.#rejectPending(new ConnectionClosedError('The connection was lost'));
     this.#finish();
   }
@@ -238,7 +238,7 @@ class ClientConnection {
    */
   async sendClose(code: number, reason: string, timeout: number, signal: AbortSignal | undefined): Promise<void> {
     this.state = 'closing';
-    this.queue.fail(new WebsocketCloseError(code, reason, { wasClean: true }), true);
+    this.queue.fail(new WebSocketCloseError(code, reason, { wasClean: true }), true);
     this.#rejectPending(new ConnectionClosedError('The connection was closed'));
     let cancelTimer: Cancel | undefined;
     let onAbort: (() => void) | undefined;
@@ -266,7 +266,7 @@ class ClientConnection {
   discard(): void {
     if (this.state === 'open' || this.state === 'connecting') {
       this.state = 'closing';
-      this.queue.fail(new WebsocketCloseError(1000, '', { wasClean: true }), true);
+      this.queue.fail(new WebSocketCloseError(1000, '', { wasClean: true }), true);
       this.#rejectPending(new ConnectionClosedError('The connection was replaced by a new dial'));
       this.server?.close(1000, '');
     }
@@ -299,13 +299,13 @@ class ClientConnection {
 }
 
 /**
- * A `WebsocketConnectionAdapter` talking to a {@link MockServer}.
+ * A `WebSocketConnectionAdapter` talking to a {@link MockServer}.
  *
  * `new MockAdapter(server)` (or `server.createAdapter()`) reaches that server whatever ws: URL
  * it dials; `new MockAdapter(resolver)` asks `resolver(url)` at each dial, and a dial that
  * reaches no server rejects with `HandshakeError` (no status), like a refused TCP connection.
  */
-export class MockAdapter implements WebsocketConnectionAdapter {
+export class MockAdapter implements WebSocketConnectionAdapter {
   /** Every call, in call order, with its arguments and (once settled) its outcome. */
   readonly calls: readonly MockCall[] = [];
   /** Every message handed to the server by `write`, in order (text as a string, binary as bytes). */
@@ -432,7 +432,7 @@ export class MockAdapter implements WebsocketConnectionAdapter {
     const request = buildRequest(url, options);
     const { signal } = options;
     if (signal?.aborted) throw abortReason(signal);
-    // Seed 003, Dial: close any previous connection, and drop it.
+    // The dial clause of the contract: close any previous connection, and drop it.
     this.#current?.discard();
     this.#current = undefined;
     this.#dialled = true;

@@ -1,7 +1,7 @@
 /**
  * One connection of the scripted server: what a test uses to play the server's part.
  */
-import { ConnectionClosedError, InvalidArgumentError, WebsocketCloseError } from '../adapters/errors.js';
+import { ConnectionClosedError, InvalidArgumentError, WebSocketCloseError } from '../adapters/errors.js';
 import { ReadQueue } from '../adapters/read-queue.js';
 import { MessageType, type Message, type OperationOptions, type WriteData } from '../adapters/types.js';
 import { normalizeWriteData, validateClose } from '../adapters/validation.js';
@@ -208,7 +208,7 @@ export class MockServerConnection extends Emitter<MockServerConnectionEvents> {
 
   /**
    * The next client message not yet taken by `received()` (messages wait until asked for).
-   * Rejects with `WebsocketCloseError` once the connection ended and every message was taken.
+   * Rejects with `WebSocketCloseError` once the connection ended and every message was taken.
    */
   received(options: OperationOptions = {}): Promise<Message> {
     return this.#inbox.read(options.signal);
@@ -216,7 +216,7 @@ export class MockServerConnection extends Emitter<MockServerConnectionEvents> {
 
   /**
    * Send a close frame (RFC 6455 section 5.5.1) after any message still queued for the client.
-   * The client's reads reject with `WebsocketCloseError(code, reason)` once it has read what
+   * The client's reads reject with `WebSocketCloseError(code, reason)` once it has read what
    * came before; the client answers, and the promise resolves with that answer. Without a
    * code, the frame carries no status and the client sees 1005. Answering a client's close
    * that is still waiting (see `delays.close`) sends this frame as the answer at once.
@@ -249,7 +249,7 @@ export class MockServerConnection extends Emitter<MockServerConnectionEvents> {
 
   /**
    * Drop the connection without a close frame (a reset TCP connection): the client's reads
-   * reject with `WebsocketCloseError` 1006, pending pings with `ConnectionClosedError`.
+   * reject with `WebSocketCloseError` 1006, pending pings with `ConnectionClosedError`.
    * Messages still queued for the client are lost. Does nothing once the connection ended.
    */
   drop(): void {
@@ -297,7 +297,7 @@ export class MockServerConnection extends Emitter<MockServerConnectionEvents> {
     if (this.#state === 'closed' || this.#clientClose) return;
     const frame = { code: code ?? 1005, reason };
     this.#clientClose = frame;
-    this.#inbox.fail(new WebsocketCloseError(frame.code, reason, { wasClean: true }));
+    this.#inbox.fail(new WebSocketCloseError(frame.code, reason, { wasClean: true }));
     this.#resolveClosed(frame);
     if (this.#closeSent) {
       // Both close frames are on their way (RFC 6455 section 7.1.3): deliver ours, then done.
@@ -336,7 +336,7 @@ export class MockServerConnection extends Emitter<MockServerConnectionEvents> {
     this.#timers.clear();
     const frame = this.#clientClose ?? { code: 1006, reason: '' };
     if (!this.#clientClose) {
-      this.#inbox.fail(new WebsocketCloseError(1006, '', { wasClean: false }));
+      this.#inbox.fail(new WebSocketCloseError(1006, '', { wasClean: false }));
       this.#resolveClosed(frame);
     }
     const lost = new ConnectionClosedError(`Mock connection ${this.id} ended before the message was delivered`);

@@ -1,5 +1,5 @@
 /**
- * The adapter contract suite: every clause of `WebsocketConnectionAdapter`, checked against a
+ * The adapter contract suite: every clause of `WebSocketConnectionAdapter`, checked against a
  * real peer. Every adapter of wsengine runs it (test/contract/), and anyone writing an adapter
  * of their own can run it too:
  *
@@ -17,9 +17,9 @@ import {
   InvalidArgumentError,
   InvalidStateError,
   UnsupportedOperationError,
-  WebsocketCloseError,
+  WebSocketCloseError,
 } from '../adapters/errors.js';
-import { MessageType, type Message, type WebsocketConnectionAdapter } from '../adapters/types.js';
+import { MessageType, type Message, type WebSocketConnectionAdapter } from '../adapters/types.js';
 import type { ContractPeer, PeerConnection } from './peer.js';
 import { rejection } from './rejection.js';
 
@@ -39,7 +39,7 @@ export interface AdapterContractOptions {
   /** Shown in the suite's title. */
   readonly name: string;
   /** A fresh adapter for each test. */
-  readonly createAdapter: () => WebsocketConnectionAdapter;
+  readonly createAdapter: () => WebSocketConnectionAdapter;
   /** A fresh peer for each test. */
   readonly createPeer: () => ContractPeer;
   readonly capabilities?: ContractCapabilities;
@@ -94,7 +94,7 @@ export function describeAdapterContract(options: AdapterContractOptions): void {
   describe(`adapter contract: ${options.name}`, () => {
     let peer: ContractPeer;
     let url: string;
-    let adapter: WebsocketConnectionAdapter;
+    let adapter: WebSocketConnectionAdapter;
 
     beforeEach(async () => {
       peer = options.createPeer();
@@ -370,7 +370,7 @@ export function describeAdapterContract(options: AdapterContractOptions): void {
         const connection = await open();
         await connection.close(1000, 'done');
         const error = await rejection(adapter.read());
-        expect(error).toBeInstanceOf(WebsocketCloseError);
+        expect(error).toBeInstanceOf(WebSocketCloseError);
         expect(tryRead()).toBeUndefined();
         await adapter.close(1000, '').catch(() => {});
         expect(tryRead()).toBeUndefined();
@@ -424,7 +424,7 @@ export function describeAdapterContract(options: AdapterContractOptions): void {
           await adapter.close(code, reason);
           expect(await connection.closed).toEqual({ code, reason });
           const readError = await rejection(adapter.read());
-          expect(readError).toBeInstanceOf(WebsocketCloseError);
+          expect(readError).toBeInstanceOf(WebSocketCloseError);
           expect(await rejection(adapter.write(MessageType.Text, 'late'))).toBeInstanceOf(ConnectionClosedError);
           const pingError = await rejection(adapter.ping());
           expect(pingError).toBeInstanceOf(caps.ping ? ConnectionClosedError : UnsupportedOperationError);
@@ -456,11 +456,11 @@ export function describeAdapterContract(options: AdapterContractOptions): void {
         await connection.close(4002, 'server done');
         expectMessage(await adapter.read(), MessageType.Text, 'last words');
         const error = await rejection(adapter.read());
-        expect(error).toBeInstanceOf(WebsocketCloseError);
-        expect((error as WebsocketCloseError).code).toBe(4002);
-        expect((error as WebsocketCloseError).reason).toBe('server done');
+        expect(error).toBeInstanceOf(WebSocketCloseError);
+        expect((error as WebSocketCloseError).code).toBe(4002);
+        expect((error as WebSocketCloseError).reason).toBe('server done');
         // The close error is sticky, and the adapter counts as closed.
-        expect(((await rejection(adapter.read())) as WebsocketCloseError).code).toBe(4002);
+        expect(((await rejection(adapter.read())) as WebSocketCloseError).code).toBe(4002);
         // RFC 6455 section 5.5.1: the answer typically echoes the code; the reason is the client's own.
         expect((await connection.closed).code).toBe(4002);
         expect(await rejection(adapter.write(MessageType.Text, 'late'))).toBeInstanceOf(ConnectionClosedError);
@@ -471,9 +471,9 @@ export function describeAdapterContract(options: AdapterContractOptions): void {
         const pending = adapter.read();
         connection.drop();
         const error = await rejection(pending);
-        expect(error).toBeInstanceOf(WebsocketCloseError);
-        expect((error as WebsocketCloseError).code).toBe(1006);
-        expect((error as WebsocketCloseError).wasClean).toBe(false);
+        expect(error).toBeInstanceOf(WebSocketCloseError);
+        expect((error as WebSocketCloseError).code).toBe(1006);
+        expect((error as WebSocketCloseError).wasClean).toBe(false);
         expect(await rejection(adapter.write(MessageType.Text, 'late'))).toBeInstanceOf(ConnectionClosedError);
       });
 
@@ -481,7 +481,7 @@ export function describeAdapterContract(options: AdapterContractOptions): void {
         await open();
         const pending = rejection(adapter.read());
         await adapter.close(1000, 'bye');
-        expect(await pending).toBeInstanceOf(WebsocketCloseError);
+        expect(await pending).toBeInstanceOf(WebSocketCloseError);
       });
 
       it('closes even when the signal is already aborted', async () => {

@@ -19,7 +19,7 @@ import {
   HandshakeError,
   InvalidArgumentError,
   UnsupportedOperationError,
-  WebsocketCloseError,
+  WebSocketCloseError,
 } from '../../src/adapters/errors.js';
 import { MessageType } from '../../src/adapters/types.js';
 import { createEngine, HeartbeatTimeoutError, type Engine } from '../../src/engine/index.js';
@@ -130,8 +130,8 @@ describe('close code mapping', () => {
     expect(await connection.closed).toEqual({ code: 4001, reason: 'page hidden' });
     // Local readers see the code that was asked for, not the wire code.
     const error = await rejection(adapter.read());
-    expect(error).toBeInstanceOf(WebsocketCloseError);
-    expect((error as WebsocketCloseError).code).toBe(1001);
+    expect(error).toBeInstanceOf(WebSocketCloseError);
+    expect((error as WebSocketCloseError).code).toBe(1001);
   });
 
   it("sends them as 1000 with 'normal'", async () => {
@@ -257,9 +257,9 @@ describe('reads', () => {
     const connection = await open(adapter);
     connection.ws.close();
     const error = await rejection(adapter.read());
-    expect(error).toBeInstanceOf(WebsocketCloseError);
-    expect((error as WebsocketCloseError).code).toBe(1005);
-    expect((error as WebsocketCloseError).wasClean).toBe(true);
+    expect(error).toBeInstanceOf(WebSocketCloseError);
+    expect((error as WebSocketCloseError).code).toBe(1005);
+    expect((error as WebSocketCloseError).wasClean).toBe(true);
   });
 
   it("closes with 1009 when unread messages overflow the queue ('close'), after delivering what was queued", async () => {
@@ -269,8 +269,8 @@ describe('reads', () => {
     expect(await connection.closed).toEqual({ code: 4009, reason: 'read queue overflow' });
     for (let i = 0; i < 3; i++) expect(await adapter.read()).toEqual({ type: MessageType.Text, data: `m${i}` });
     const error = await rejection(adapter.read());
-    expect(error).toBeInstanceOf(WebsocketCloseError);
-    expect((error as WebsocketCloseError).code).toBe(1009);
+    expect(error).toBeInstanceOf(WebSocketCloseError);
+    expect((error as WebSocketCloseError).code).toBe(1009);
   });
 
   it('closes an overflowing queue with 1000 when the mapping function refuses 1009', async () => {
@@ -279,7 +279,7 @@ describe('reads', () => {
     await connection.send(MessageType.Binary, new Uint8Array(16));
     expect(await connection.closed).toEqual({ code: 1000, reason: 'read queue overflow' });
     expect((await adapter.read()).type).toBe(MessageType.Binary);
-    expect(((await rejection(adapter.read())) as WebsocketCloseError).code).toBe(1009);
+    expect(((await rejection(adapter.read())) as WebSocketCloseError).code).toBe(1009);
   });
 
   it("keeps queueing past the marks with overflow 'buffer'", async () => {

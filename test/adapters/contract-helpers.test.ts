@@ -5,7 +5,7 @@ import {
   MessageType,
   ReadQueue,
   StatusCode,
-  WebsocketCloseError,
+  WebSocketCloseError,
   isReservedStatusCode,
   isSendableStatusCode,
   normalizeWriteData,
@@ -38,12 +38,12 @@ describe('status codes', () => {
 describe('errors', () => {
   it('carry close codes, reasons and causes', () => {
     const cause = new Error('socket hang up');
-    const error = new WebsocketCloseError(1006, '', { cause });
+    const error = new WebSocketCloseError(1006, '', { cause });
     expect(error.code).toBe(1006);
     expect(error.wasClean).toBe(false);
     expect(error.cause).toBe(cause);
     expect(error.message).toContain('AbnormalClosure');
-    expect(new WebsocketCloseError(1000, 'bye').wasClean).toBe(true);
+    expect(new WebSocketCloseError(1000, 'bye').wasClean).toBe(true);
   });
 
   it('carry the status and headers of a refused handshake', () => {
@@ -122,7 +122,7 @@ describe('ReadQueue', () => {
   });
 
   it('delivers queued messages before a failure, unless dropped', async () => {
-    const closed = new WebsocketCloseError(1001, 'away');
+    const closed = new WebSocketCloseError(1001, 'away');
     const queue = new ReadQueue();
     queue.push(text('last'));
     queue.fail(closed);

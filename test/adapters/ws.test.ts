@@ -16,7 +16,7 @@ import {
   InvalidArgumentError,
   InvalidStateError,
   TimeoutError,
-  WebsocketCloseError,
+  WebSocketCloseError,
 } from '../../src/adapters/errors.js';
 import { MessageType } from '../../src/adapters/types.js';
 import { WsAdapter, createWsAdapter, type WsAdapterOptions } from '../../src/adapters/ws.js';
@@ -431,8 +431,8 @@ describe('ws adapter: ping, close and limits', () => {
     expect(frame.payload.readUInt16BE(0)).toBe(4100);
     expect(frame.payload.subarray(2).toString()).toBe('bye');
     expect(await pending).toBeInstanceOf(ConnectionClosedError);
-    const readError = (await rejection(adapter.read())) as WebsocketCloseError;
-    expect(readError).toBeInstanceOf(WebsocketCloseError);
+    const readError = (await rejection(adapter.read())) as WebSocketCloseError;
+    expect(readError).toBeInstanceOf(WebSocketCloseError);
     expect(readError.code).toBe(4100);
     expect(adapter.underlying()).toBeUndefined();
   });
@@ -473,8 +473,8 @@ describe('ws adapter: ping, close and limits', () => {
     });
     const adapter = adapterFor({ closeTimeout: 100 });
     await adapter.dial(`ws://127.0.0.1:${raw.port}/`);
-    const error = (await rejection(adapter.read())) as WebsocketCloseError;
-    expect(error).toBeInstanceOf(WebsocketCloseError);
+    const error = (await rejection(adapter.read())) as WebSocketCloseError;
+    expect(error).toBeInstanceOf(WebSocketCloseError);
     expect(error.code).toBe(1007);
     expect(error.wasClean).toBe(false);
   });
@@ -488,7 +488,7 @@ describe('ws adapter: ping, close and limits', () => {
     });
     const adapter = adapterFor({ closeTimeout: 100 });
     await adapter.dial(`ws://127.0.0.1:${raw.port}/`);
-    const error = (await rejection(adapter.read())) as WebsocketCloseError;
+    const error = (await rejection(adapter.read())) as WebSocketCloseError;
     expect(error.code).toBe(4000);
     expect(error.reason).toBe('server leaving');
     // The client echoed the close frame (RFC 6455 section 5.5.1) before giving up on the TCP close.
@@ -522,8 +522,8 @@ describe('ws adapter: ping, close and limits', () => {
     // A read made while closing does not get 'two': it rejects once the close completed.
     const during = rejection(adapter.read());
     await closed;
-    for (const error of [await during, await rejection(adapter.read())] as WebsocketCloseError[]) {
-      expect(error).toBeInstanceOf(WebsocketCloseError);
+    for (const error of [await during, await rejection(adapter.read())] as WebSocketCloseError[]) {
+      expect(error).toBeInstanceOf(WebSocketCloseError);
       expect([error.code, error.reason]).toEqual([4001, 'local']);
     }
   });
@@ -539,8 +539,8 @@ describe('ws adapter: ping, close and limits', () => {
   it('closes with 1009 when a message exceeds maxPayload', async () => {
     const { adapter, connection } = await openPair({ maxPayload: 1024 });
     await connection.send(MessageType.Binary, new Uint8Array(2048));
-    const error = (await rejection(adapter.read())) as WebsocketCloseError;
-    expect(error).toBeInstanceOf(WebsocketCloseError);
+    const error = (await rejection(adapter.read())) as WebSocketCloseError;
+    expect(error).toBeInstanceOf(WebSocketCloseError);
     expect(error.code).toBe(1009);
     expect(error.wasClean).toBe(false);
     expect((error.cause as { code?: string }).code).toBe('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH');
@@ -551,10 +551,10 @@ describe('ws adapter: ping, close and limits', () => {
   it('reports 1005 when the close frame carries no code', async () => {
     const { adapter, connection } = await openPair();
     connection.ws.close();
-    const error = (await rejection(adapter.read())) as WebsocketCloseError;
+    const error = (await rejection(adapter.read())) as WebSocketCloseError;
     expect(error.code).toBe(1005);
     expect(error.reason).toBe('');
-    expect(((await rejection(adapter.read())) as WebsocketCloseError).code).toBe(1005);
+    expect(((await rejection(adapter.read())) as WebSocketCloseError).code).toBe(1005);
   });
 
   it('closes the previous connection with 1000 when dialled again', async () => {
@@ -636,7 +636,7 @@ describe('ws adapter: wss with a self-signed certificate', () => {
     const [, connection] = await Promise.all([adapter.dial(url), peer.accept()]);
     const pending = rejection(adapter.read());
     connection.drop();
-    const error = (await pending) as WebsocketCloseError;
+    const error = (await pending) as WebSocketCloseError;
     expect(error.code).toBe(1006);
     expect(error.wasClean).toBe(false);
   });
@@ -707,7 +707,7 @@ describe('ws adapter: bad input', () => {
   it('rejects every operation after a remote close, with no unhandled rejection', async () => {
     const { adapter, connection } = await openPair();
     await connection.close(4000, 'server done');
-    const error = (await rejection(adapter.read())) as WebsocketCloseError;
+    const error = (await rejection(adapter.read())) as WebSocketCloseError;
     expect(error.code).toBe(4000);
     expect(await rejection(adapter.write(MessageType.Text, 'x'))).toBeInstanceOf(ConnectionClosedError);
     expect(await rejection(adapter.ping())).toBeInstanceOf(ConnectionClosedError);

@@ -95,7 +95,7 @@ describe('browser adapter in headless Chromium', () => {
     expect(report.headers).toMatchObject({ name: 'UnsupportedOperationError' });
 
     // The server-side drop surfaces as 1006, and the adapter dials again.
-    expect(report.dropped).toMatchObject({ name: 'WebsocketCloseError', code: 1006, wasClean: false });
+    expect(report.dropped).toMatchObject({ name: 'WebSocketCloseError', code: 1006, wasClean: false });
     expect(report.writeAfterDrop).toMatchObject({ name: 'ConnectionClosedError' });
     expect(report.afterReconnect).toEqual([
       { type: 1, data: 'after reconnect', uint8: false },
@@ -106,8 +106,8 @@ describe('browser adapter in headless Chromium', () => {
     for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;
     expect(report.bigEcho).toEqual({ type: 2, length: big.length, checksum: checksum(big) });
 
-    expect(report.serverClose).toMatchObject({ name: 'WebsocketCloseError', code: 4321, reason: 'server says bye' });
-    expect(report.closedLocally).toMatchObject({ name: 'WebsocketCloseError', code: 1001, reason: 'page done' });
+    expect(report.serverClose).toMatchObject({ name: 'WebSocketCloseError', code: 4321, reason: 'server says bye' });
+    expect(report.closedLocally).toMatchObject({ name: 'WebSocketCloseError', code: 1001, reason: 'page done' });
     expect(report.refused).toMatchObject({ name: 'HandshakeError', code: 'ERR_HANDSHAKE', status: null });
 
     // What the server saw: the first connection was dropped, the second carried the rest and

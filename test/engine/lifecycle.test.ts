@@ -2,7 +2,7 @@
  * Lifecycle and hooks of the engine, against the mock server under fake timers.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { HandshakeError, MessageType, WebsocketCloseError, type Message } from '../../src/adapters/index.js';
+import { HandshakeError, MessageType, WebSocketCloseError, type Message } from '../../src/adapters/index.js';
 import {
   EngineStoppedError,
   InvalidOptionError,
@@ -211,7 +211,7 @@ describe('hooks', () => {
     await conn.close(1012, 'restarting');
     await vi.advanceTimersByTimeAsync(0);
     expect(infos[0]).toMatchObject({ code: 1012, reason: 'restarting', initiator: 'remote' });
-    expect((infos[0] as { error: unknown }).error).toBeInstanceOf(WebsocketCloseError);
+    expect((infos[0] as { error: unknown }).error).toBeInstanceOf(WebSocketCloseError);
   });
 
   it('an invalid close code from the hook is reported to onCloseError and the close goes out with 1000', async () => {

@@ -2,7 +2,7 @@
  * Reconnection: backoff, limits, the per-failure decision, Retry-After, the attempt-count reset.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { HandshakeError, InvalidArgumentError, UnsupportedOperationError, WebsocketCloseError } from '../../src/adapters/index.js';
+import { HandshakeError, InvalidArgumentError, UnsupportedOperationError, WebSocketCloseError } from '../../src/adapters/index.js';
 import {
   ReconnectPolicy,
   RetriesExhaustedError,
@@ -35,9 +35,9 @@ describe('ReconnectPolicy', () => {
     for (const status of [400, 401, 403, 404]) expect(defaultShouldRetry(new HandshakeError('x', { status }))).toBe(false);
     for (const status of [429, 500, 502, 503]) expect(defaultShouldRetry(new HandshakeError('x', { status }))).toBe(true);
     expect(defaultShouldRetry(new HandshakeError('ECONNREFUSED'))).toBe(true);
-    for (const code of [1002, 1003, 1007, 1008]) expect(defaultShouldRetry(new WebsocketCloseError(code))).toBe(false);
+    for (const code of [1002, 1003, 1007, 1008]) expect(defaultShouldRetry(new WebSocketCloseError(code))).toBe(false);
     for (const code of [1000, 1001, 1006, 1011, 1012, 1013, 1014]) {
-      expect(defaultShouldRetry(new WebsocketCloseError(code))).toBe(true);
+      expect(defaultShouldRetry(new WebSocketCloseError(code))).toBe(true);
     }
     expect(defaultShouldRetry(new TypeError('fetch failed'))).toBe(true);
     // Configuration errors never pass on a retry (e.g. headers given to the browser adapter).
@@ -113,7 +113,7 @@ describe('the engine reconnecting', () => {
     await (await server.accept()).close(1008, 'policy');
     await vi.advanceTimersByTimeAsync(10_000);
     expect(engine.state).toBe('stopped');
-    expect((of('stopped')[0]![0].error as WebsocketCloseError).code).toBe(1008);
+    expect((of('stopped')[0]![0].error as WebSocketCloseError).code).toBe(1008);
     expect(server.requests).toHaveLength(1);
   });
 
@@ -146,7 +146,7 @@ describe('the engine reconnecting', () => {
       reconnect: {
         minUptime: 0,
         shouldRetry: (error, ctx) => {
-          decisions.push([ctx.phase, (error as { status?: number; code?: number }).status ?? (error as WebsocketCloseError).code, ctx.defaultDecision]);
+          decisions.push([ctx.phase, (error as { status?: number; code?: number }).status ?? (error as WebSocketCloseError).code, ctx.defaultDecision]);
           return true;
         },
       },
@@ -199,7 +199,7 @@ describe('the engine reconnecting', () => {
     (await server.accept()).drop();
     await vi.advanceTimersByTimeAsync(0);
     expect(engine.state).toBe('stopped');
-    expect((of('stopped')[0]![0].error as WebsocketCloseError).code).toBe(1006);
+    expect((of('stopped')[0]![0].error as WebSocketCloseError).code).toBe(1006);
   });
 
   it('onRestartError may exit() to stop retrying', async () => {

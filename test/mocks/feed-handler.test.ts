@@ -1,10 +1,10 @@
 // The example of docs/mocks.md, verbatim but for the import paths: a user's own feed handler,
 // unit-tested with the mock. Keep the two in step.
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { MessageType, WebsocketCloseError, type WebsocketConnectionAdapter } from '../../src/adapters/index.js';
+import { MessageType, WebSocketCloseError, type WebSocketConnectionAdapter } from '../../src/adapters/index.js';
 import { MockServer } from '../../src/mocks/index.js';
 
-async function followPrices(adapter: WebsocketConnectionAdapter, url: string, prices: Map<string, number>) {
+async function followPrices(adapter: WebSocketConnectionAdapter, url: string, prices: Map<string, number>) {
   await adapter.dial(url);
   await adapter.write(MessageType.Text, JSON.stringify({ subscribe: ['EURUSD'] }));
   for (;;) {
@@ -14,7 +14,7 @@ async function followPrices(adapter: WebsocketConnectionAdapter, url: string, pr
       const tick = JSON.parse(message.data) as { symbol: string; price: number };
       prices.set(tick.symbol, tick.price);
     } catch (error) {
-      if (error instanceof WebsocketCloseError) return error.code;
+      if (error instanceof WebSocketCloseError) return error.code;
       throw error;
     }
   }

@@ -414,7 +414,7 @@ describe('MockServerConnection', () => {
     expect(closes).toEqual([{ code: 4001, reason: 'maintenance' }]);
     expect((await adapter.read()).data).toBe('before');
     const error = await rejection(adapter.read());
-    expect(error).toMatchObject({ name: 'WebsocketCloseError', code: 4001, reason: 'maintenance', wasClean: true });
+    expect(error).toMatchObject({ name: 'WebSocketCloseError', code: 4001, reason: 'maintenance', wasClean: true });
     expect(adapter.state).toBe('closed');
     expect(adapter.underlying()).toBeUndefined();
     expect(await rejection(connection.sendText('late'))).toBeInstanceOf(ConnectionClosedError);

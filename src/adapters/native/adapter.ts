@@ -10,7 +10,7 @@ import type {
   Message,
   MessageType,
   OperationOptions,
-  WebsocketConnectionAdapter,
+  WebSocketConnectionAdapter,
   WriteData,
 } from '../types.js';
 import { normalizeWriteData, parseWebSocketUrl, validateClose } from '../validation.js';
@@ -18,7 +18,7 @@ import { NativeConnection } from './connection.js';
 import { handshake, validateHeaders, validateProtocols } from './handshake.js';
 import { resolveOptions, type NativeAdapterOptions, type ResolvedOptions } from './options.js';
 
-export class NativeAdapter implements WebsocketConnectionAdapter {
+export class NativeAdapter implements WebSocketConnectionAdapter {
   readonly #options: ResolvedOptions;
   #connection: NativeConnection | undefined;
   #dialing: AbortController | undefined;

@@ -4,7 +4,7 @@
  * handshake of RFC 6455 section 7.
  */
 import type { Socket } from 'node:net';
-import { ConnectionClosedError, WebsocketCloseError } from '../errors.js';
+import { ConnectionClosedError, WebSocketCloseError } from '../errors.js';
 import { ReadQueue } from '../read-queue.js';
 import { abortReason } from '../signals.js';
 import { MessageType } from '../types.js';
@@ -50,7 +50,7 @@ export class NativeConnection {
   #closeTimer: NodeJS.Timeout | undefined;
   readonly #socketClosed: Promise<void>;
   #transportPaused = false;
-  #localClose: WebsocketCloseError | undefined;
+  #localClose: WebSocketCloseError | undefined;
   #backlogPaused = false;
 
   /**
@@ -178,7 +178,7 @@ export class NativeConnection {
     this.#state = 'closing';
     // Pending reads are rejected when the close completes (the socket closes), not now: the
     // caller is awaiting close() and will handle them once it returns.
-    this.#localClose = new WebsocketCloseError(code, reason, { wasClean: true });
+    this.#localClose = new WebSocketCloseError(code, reason, { wasClean: true });
     this.#failPending(new ConnectionClosedError('The connection was closed'));
     this.#sendClose(code, reason);
     this.#armCloseTimer();
@@ -211,7 +211,7 @@ export class NativeConnection {
   abandon(): void {
     if (this.#state === 'open') {
       this.#state = 'closing';
-      this.queue.fail(new WebsocketCloseError(1001, 'replaced by a new connection', { wasClean: true }), true);
+      this.queue.fail(new WebSocketCloseError(1001, 'replaced by a new connection', { wasClean: true }), true);
       this.#failPending(new ConnectionClosedError('The connection was replaced by a new one'));
       this.#sendClose(1001, '');
     }
@@ -249,7 +249,7 @@ export class NativeConnection {
     if (this.#state === 'open') {
       // Section 5.5.1: the server closes first; echo its code and reason, then TCP ends.
       this.#state = 'closed';
-      this.queue.fail(new WebsocketCloseError(code, reason, { wasClean: true }));
+      this.queue.fail(new WebSocketCloseError(code, reason, { wasClean: true }));
       this.#failPending(new ConnectionClosedError(`The server closed the connection (${code})`));
       this.#sendClose(code, reason);
     }
@@ -265,7 +265,7 @@ export class NativeConnection {
     const wasOpen = this.#state === 'open';
     this.#state = 'closed';
     if (wasOpen) {
-      this.queue.fail(new WebsocketCloseError(error.closeCode, error.message, { wasClean: false, cause: error }));
+      this.queue.fail(new WebSocketCloseError(error.closeCode, error.message, { wasClean: false, cause: error }));
       this.#failPending(new ConnectionClosedError(`The connection failed: ${error.message}`, { cause: error }));
     }
     this.#sendClose(error.closeCode, '');
@@ -282,7 +282,7 @@ export class NativeConnection {
       this.queue.fail(this.#localClose, true);
     } else if (this.#state === 'open') {
       // Section 7.1.5: no close frame was received: the close code is 1006.
-      this.queue.fail(new WebsocketCloseError(1006, '', { wasClean: false }));
+      this.queue.fail(new WebSocketCloseError(1006, '', { wasClean: false }));
     }
     this.#state = 'closed';
     this.#failPending(new ConnectionClosedError('The connection closed'));

@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { WebsocketCloseError } from '../../../src/adapters/errors.js';
+import { WebSocketCloseError } from '../../../src/adapters/errors.js';
 import { createNativeAdapter, type NativeAdapter } from '../../../src/adapters/native/index.js';
 import { MessageType, type Message } from '../../../src/adapters/types.js';
 import { rejection } from './helpers.js';
@@ -148,15 +148,15 @@ for (const [name, start, closeReason] of servers) {
       it('completes a server-initiated closing handshake', async () => {
         await dial();
         await adapter.write(MessageType.Text, 'please-close');
-        const error = (await rejection(adapter.read())) as WebsocketCloseError;
-        expect(error).toBeInstanceOf(WebsocketCloseError);
+        const error = (await rejection(adapter.read())) as WebSocketCloseError;
+        expect(error).toBeInstanceOf(WebSocketCloseError);
         expect([error.code, error.reason, error.wasClean]).toEqual([4001, closeReason, true]);
       });
 
       it('completes a client-initiated closing handshake', async () => {
         await dial();
         await adapter.close(4000, 'client done');
-        expect(((await rejection(adapter.read())) as WebsocketCloseError).code).toBe(4000);
+        expect(((await rejection(adapter.read())) as WebSocketCloseError).code).toBe(4000);
       });
     });
   }

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConnectionClosedError, WebsocketCloseError } from '../../../src/adapters/errors.js';
+import { ConnectionClosedError, WebSocketCloseError } from '../../../src/adapters/errors.js';
 import { createNativeAdapter, type NativeAdapter, type NativeAdapterOptions } from '../../../src/adapters/native/index.js';
 import { MessageType } from '../../../src/adapters/types.js';
 import { closePayload, rejection, serverFrame, startRawServer, type RawConnection, type RawServer } from './helpers.js';
@@ -40,8 +40,8 @@ describe('failing the connection (RFC 6455 section 7.1.7)', () => {
       expect(close.masked).toBe(true);
       await once(connection.socket, 'end');
       expect(await adapter!.read()).toEqual({ type: MessageType.Text, data: 'before' });
-      const error = (await rejection(adapter!.read())) as WebsocketCloseError;
-      expect(error).toBeInstanceOf(WebsocketCloseError);
+      const error = (await rejection(adapter!.read())) as WebSocketCloseError;
+      expect(error).toBeInstanceOf(WebSocketCloseError);
       expect(error.code).toBe(code);
       expect(await rejection(adapter!.write(MessageType.Text, 'late'))).toBeInstanceOf(ConnectionClosedError);
     });
@@ -57,7 +57,7 @@ describe('closing handshake (RFC 6455 section 7)', () => {
     expect(answer.payload.readUInt16BE(0)).toBe(4001);
     expect(answer.payload.subarray(2).toString()).toBe('going');
     await once(connection.socket, 'end');
-    const error = (await rejection(adapter!.read())) as WebsocketCloseError;
+    const error = (await rejection(adapter!.read())) as WebSocketCloseError;
     expect([error.code, error.reason, error.wasClean]).toEqual([4001, 'going', true]);
   });
 
@@ -66,7 +66,7 @@ describe('closing handshake (RFC 6455 section 7)', () => {
     connection.send(serverFrame(8));
     const answer = await connection.frames.next();
     expect([answer.opcode, answer.payload.length]).toEqual([8, 0]);
-    expect(((await rejection(adapter!.read())) as WebsocketCloseError).code).toBe(1005);
+    expect(((await rejection(adapter!.read())) as WebSocketCloseError).code).toBe(1005);
   });
 
   it('waits for the server close after its own, then resolves when TCP closes', async () => {
@@ -80,7 +80,7 @@ describe('closing handshake (RFC 6455 section 7)', () => {
     await once(connection.socket, 'end');
     connection.socket.end();
     await closing;
-    expect(((await rejection(adapter!.read())) as WebsocketCloseError).code).toBe(1000);
+    expect(((await rejection(adapter!.read())) as WebSocketCloseError).code).toBe(1000);
     expect(adapter!.underlying()).toBeUndefined();
   });
 
@@ -99,7 +99,7 @@ describe('closing handshake (RFC 6455 section 7)', () => {
     const ping = adapter!.ping();
     expect((await connection.frames.next()).opcode).toBe(9);
     connection.socket.destroy();
-    const error = (await rejection(adapter!.read())) as WebsocketCloseError;
+    const error = (await rejection(adapter!.read())) as WebSocketCloseError;
     expect([error.code, error.wasClean]).toEqual([1006, false]);
     expect(await rejection(ping)).toBeInstanceOf(ConnectionClosedError);
   });
@@ -214,6 +214,6 @@ describe('permessage-deflate on the wire (RFC 7692)', () => {
     connection.send(serverFrame(2, bomb.subarray(0, bomb.length - 4), { rsv: 4 }));
     const close = await connection.frames.next();
     expect([close.opcode, close.payload.readUInt16BE(0)]).toEqual([8, 1009]);
-    expect(((await rejection(adapter!.read())) as WebsocketCloseError).code).toBe(1009);
+    expect(((await rejection(adapter!.read())) as WebSocketCloseError).code).toBe(1009);
   });
 });
