@@ -4,8 +4,8 @@
 //
 //   node bench/native.bench.mjs [--quick]
 //
-// BENCH_ONLY=<text> runs only the receive scenarios whose name contains the text (and skips
-// send and round trips); BENCH_TRACE=1 prints each run and the per-round ratios on stderr.
+// BENCH_ONLY=<text> runs only the receive and send scenarios whose name contains the text (and
+// skips round trips); BENCH_TRACE=1 prints each run and the per-round ratios on stderr.
 //
 // Prints a Markdown table; ratios above 1 mean the native adapter is faster.
 //
@@ -287,17 +287,23 @@ for (const [name, size, type, fullCount] of receive) {
   });
 }
 
-if (!only) {
-  const fullCount = 100_000;
-  const count = Math.round(fullCount * scale);
-  const payload = Buffer.alloc(1024, 0x62);
-  const names = ['native', 'ws client'];
-  const rates = await rounds(names, () => count, (driver) => drivers[driver].send(`${base}/sink?count=${count}`, count, payload), 'send');
-  rows.push({
-    name: 'send 1 KiB binary',
-    rates: Object.fromEntries(names.map((driver) => [driver, median(rates[driver])])),
-    vsWs: ratio(rates['native'], rates['ws client']),
-  });
+{
+  for (const [size, fullCount] of [
+    [1024, 100_000],
+    [64 * 1024, 8_000],
+  ]) {
+    const count = Math.round(fullCount * scale);
+    const payload = Buffer.alloc(size, 0x62);
+    const names = ['native', 'ws client'];
+    const label = size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
+    if (only && !`send ${label} binary`.includes(only)) continue;
+    const rates = await rounds(names, () => count, (driver) => drivers[driver].send(`${base}/sink?count=${count}`, count, payload), `send ${label}`);
+    rows.push({
+      name: `send ${label} binary`,
+      rates: Object.fromEntries(names.map((driver) => [driver, median(rates[driver])])),
+      vsWs: ratio(rates['native'], rates['ws client']),
+    });
+  }
 }
 
 // Round trips: RTT_ROUNDS rounds alternating the drivers; in each, each driver's p50 and p99.

@@ -30,10 +30,37 @@ function frame(opcode, payload) {
   return Buffer.concat([frameHeader(opcode, payload.length), payload]);
 }
 
-/** Parses client (masked) frames; calls onMessage(opcode, payload) for unfragmented data frames. */
-function clientFrames(socket, onMessage) {
+/**
+ * Parses client (masked) frames; calls onMessage(opcode, buffer, offset, length) for unfragmented
+ * data frames (the payload, still masked, after a 4-byte key at `offset`). With `payloads: false`
+ * the payload is skipped as it streams in (`buffer` is then null): the peer of a 64 KiB send
+ * benchmark must not spend its time joining chunks, or it measures itself.
+ */
+function clientFrames(socket, onMessage, { payloads = true } = {}) {
   let buffer = Buffer.alloc(0);
+  // Chunks of an incomplete frame, joined once `needed` bytes are there.
+  let parts = [];
+  let partsLength = 0;
+  let needed = 0;
+  let skip = 0;
   socket.on('data', (chunk) => {
+    if (skip > 0) {
+      if (chunk.length <= skip) {
+        skip -= chunk.length;
+        return;
+      }
+      chunk = chunk.subarray(skip);
+      skip = 0;
+    }
+    if (needed > 0) {
+      parts.push(chunk);
+      partsLength += chunk.length;
+      if (partsLength < needed) return;
+      chunk = Buffer.concat(parts, partsLength);
+      parts = [];
+      partsLength = 0;
+      needed = 0;
+    }
     buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
     let pos = 0;
     for (;;) {
@@ -50,8 +77,18 @@ function clientFrames(socket, onMessage) {
         length = Number(buffer.readBigUInt64BE(pos + 2));
         offset = pos + 10;
       }
-      if (buffer.length < offset + 4 + length) break;
       const opcode = b0 & 0x0f;
+      if (buffer.length < offset + 4 + length) {
+        if (!payloads && opcode !== 8 && buffer.length >= offset + 4) {
+          // Skip the rest of the payload as it comes.
+          onMessage(opcode, null, offset, length);
+          skip = offset + 4 + length - buffer.length;
+          pos = buffer.length;
+        } else {
+          needed = offset + 4 + length - pos;
+        }
+        break;
+      }
       if (opcode === 8) {
         socket.end(frame(8, Buffer.from([0x03, 0xe8])));
         return;
@@ -60,6 +97,11 @@ function clientFrames(socket, onMessage) {
       pos = offset + 4 + length;
     }
     buffer = pos === buffer.length ? Buffer.alloc(0) : buffer.subarray(pos);
+    if (needed > 0) {
+      parts = [buffer];
+      partsLength = buffer.length;
+      buffer = Buffer.alloc(0);
+    }
   });
 }
 
@@ -90,9 +132,13 @@ function blast(socket, size, count, opcode) {
 
 function sink(socket, count) {
   let seen = 0;
-  clientFrames(socket, () => {
-    if (++seen === count) socket.write(frame(1, Buffer.from('done')));
-  });
+  clientFrames(
+    socket,
+    () => {
+      if (++seen === count) socket.write(frame(1, Buffer.from('done')));
+    },
+    { payloads: false },
+  );
 }
 
 function echo(socket) {

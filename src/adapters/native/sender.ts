@@ -8,6 +8,7 @@
  */
 import type { Socket } from 'node:net';
 import { abortReason } from '../signals.js';
+import { isPooled, releaseFrame } from './frame-pool.js';
 import { encodeFrame, encodeMessage, encodeTextFrame } from './frame-writer.js';
 import type { PerMessageDeflate } from './permessage-deflate.js';
 
@@ -21,6 +22,13 @@ interface Job {
 }
 
 const RESOLVED = Promise.resolve();
+/**
+ * A write resolves at once while the socket holds fewer unwritten bytes than this, and otherwise
+ * once it has written them all ('drain'). Above the socket's own high-water mark (16 KiB, less
+ * than one large message) so that a sender awaiting each write still keeps the kernel's buffer
+ * fed: waiting for 'drain' after every 64 KiB message left the connection idle between them.
+ */
+const SEND_HIGH_WATER = 256 * 1024;
 
 export class Sender {
   readonly #socket: Socket;
@@ -57,7 +65,7 @@ export class Sender {
     if (this.#error !== undefined) return Promise.reject(this.#error);
     if (!this.#busy && this.#queue.length === 0 && !this.#compresses(data)) {
       this.#writeMessage(opcode, data, false);
-      return this.#socket.writableNeedDrain ? this.#waitDrain() : RESOLVED;
+      return this.#mustWait() ? this.#waitDrain() : RESOLVED;
     }
     return new Promise<void>((resolve, reject) => {
       const job: Job = { opcode, data, resolve, reject, signal, onAbort: undefined };
@@ -103,6 +111,12 @@ export class Sender {
     return length >= deflate.threshold;
   }
 
+  /** Whether the socket holds enough unwritten bytes for a write to wait for 'drain'. */
+  #mustWait(): boolean {
+    const socket = this.#socket;
+    return socket.writableNeedDrain && socket.writableLength >= SEND_HIGH_WATER;
+  }
+
   #waitDrain(): Promise<void> {
     this.#busy = true;
     return new Promise<void>((resolve, reject) => {
@@ -141,7 +155,7 @@ export class Sender {
   }
 
   #finish(job: Job): void {
-    if (this.#socket.writableNeedDrain) this.#waitDrain().then(job.resolve, job.reject);
+    if (this.#mustWait()) this.#waitDrain().then(job.resolve, job.reject);
     else job.resolve();
   }
 
@@ -168,6 +182,8 @@ export class Sender {
       this.#socket.cork();
       process.nextTick(this.#uncork);
     }
-    this.#socket.write(frame);
+    // A frame in pooled memory goes back to the pool once the socket is done with it.
+    if (isPooled(frame)) this.#socket.write(frame, () => releaseFrame(frame));
+    else this.#socket.write(frame);
   }
 }
