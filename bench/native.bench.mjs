@@ -196,7 +196,7 @@ if (createWsAdapter) {
 }
 
 // ---------------------------------------------------------------- scenarios
-const scale = quick ? 0.2 : 1;
+const scale = quick ? 0.1 : 1;
 const receive = [
   ['receive 16 B binary', 16, 'binary', 400_000],
   ['receive 1 KiB text', 1024, 'text', 80_000],

@@ -1,9 +1,15 @@
 // The benchmark peer, run in its own process so that it never competes with the client under
 // test for the same event loop. It answers WebSocket upgrades by hand (no library on the hot
-// path) and serves three endpoints:
+// path) and serves four endpoints:
 //   /blast?size=N&count=M&type=text|binary  sends M pre-encoded messages of N bytes, as fast as TCP takes them
 //   /sink?count=M                           counts M client messages, then answers the text "done"
 //   /echo                                   sends every client message back
+//   /faults?id=X                            for recovery and liveness: sends the text "open:T" on every
+//       connection, T being the time (process.hrtime, ns, one clock for every process on the machine)
+//       at which it last dropped a connection of the same id (0 if never); then echoes messages,
+//       except "drop" (it destroys the connection at once, no close frame) and "silence" (from then
+//       on it reads nothing and answers nothing, pings included, and keeps TCP open: a half-open
+//       connection as the client sees it)
 // It prints {"port": P} on stdout once listening, and exits when its stdin closes.
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -151,6 +157,30 @@ function echo(socket) {
   });
 }
 
+const lastDrop = new Map();
+const silenced = new Set();
+
+function faults(socket, id) {
+  socket.write(frame(1, Buffer.from(`open:${lastDrop.get(id) ?? 0n}`)));
+  clientFrames(socket, (opcode, buffer, offset, length) => {
+    if (silenced.has(socket)) return;
+    const key = buffer.subarray(offset, offset + 4);
+    const payload = Buffer.allocUnsafe(length);
+    for (let i = 0; i < length; i++) payload[i] = buffer[offset + 4 + i] ^ key[i & 3];
+    const text = opcode === 1 ? payload.toString() : '';
+    if (text === 'drop') {
+      lastDrop.set(id, process.hrtime.bigint());
+      socket.destroy();
+    } else if (text === 'silence') {
+      silenced.add(socket);
+      socket.pause();
+      socket.on('close', () => silenced.delete(socket));
+    } else {
+      socket.write(frame(opcode === 9 ? 10 : opcode, payload));
+    }
+  });
+}
+
 const server = createServer((_req, res) => {
   res.statusCode = 426;
   res.end();
@@ -166,6 +196,8 @@ server.on('upgrade', (request, socket) => {
     blast(socket, Number(url.searchParams.get('size')), count, url.searchParams.get('type') === 'text' ? 1 : 2);
   } else if (url.pathname === '/sink') {
     sink(socket, count);
+  } else if (url.pathname === '/faults') {
+    faults(socket, url.searchParams.get('id'));
   } else {
     echo(socket);
   }
