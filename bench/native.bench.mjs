@@ -137,6 +137,20 @@ const drivers = {
       return samples;
     },
   },
+  // ws as a user gets it without its optional bufferutil (JavaScript masking), in a child
+  // process (the switch is read when ws loads); the run's time is measured inside the child.
+  'ws, no bufferutil': {
+    async send(url, count, payload) {
+      const child = spawn(process.execPath, [fileURLToPath(new URL('./ws-send-child.mjs', import.meta.url)), url, String(count), String(payload.length)], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, WS_NO_BUFFER_UTIL: '1' },
+      });
+      let out = '';
+      child.stdout.on('data', (chunk) => (out += chunk));
+      await once(child, 'close');
+      return Number(out);
+    },
+  },
   'raw socket': {
     recv: (url, count, _text, size) => rawRecv(url, count, size, false),
   },
@@ -257,6 +271,8 @@ function ratio(a, b, factor = 1) {
 }
 
 const rows = [];
+/** A ratio of two medians, for the notes (the table's ratios are medians of per-round ratios). */
+const ratio2 = (a, b) => (b > 0 ? `${(a / b).toFixed(2)}x` : '-');
 const fmt = (n) => (!Number.isFinite(n) || n === 0 ? 'timeout' : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : n.toFixed(0));
 const mbps = (bytesPerSec) => `${(bytesPerSec / 1e6).toFixed(0)} MB/s`;
 
@@ -294,7 +310,7 @@ for (const [name, size, type, fullCount] of receive) {
   ]) {
     const count = Math.round(fullCount * scale);
     const payload = Buffer.alloc(size, 0x62);
-    const names = ['native', 'ws client'];
+    const names = ['native', 'ws client', 'ws, no bufferutil'];
     const label = size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
     if (only && !`send ${label} binary`.includes(only)) continue;
     const rates = await rounds(names, () => count, (driver) => drivers[driver].send(`${base}/sink?count=${count}`, count, payload), `send ${label}`);
@@ -302,6 +318,7 @@ for (const [name, size, type, fullCount] of receive) {
       name: `send ${label} binary`,
       rates: Object.fromEntries(names.map((driver) => [driver, median(rates[driver])])),
       vsWs: ratio(rates['native'], rates['ws client']),
+      bufferutil: ratio(rates['ws client'], rates['ws, no bufferutil']),
     });
   }
 }
@@ -337,7 +354,14 @@ server.on('error', () => {});
 const hasWsAdapter = Boolean(drivers['ws adapter']);
 const header = ['scenario', 'native', 'ws client', ...(hasWsAdapter ? ['ws adapter'] : []), 'raw socket (bytes)', 'native / ws client', 'native / raw socket', 'native / raw onread'];
 const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
-for (const { name, rates, rawBytes, vsWs, vsRaw, vsOnread } of rows) {
+const bufferutilNotes = [];
+for (const { name, rates, rawBytes, vsWs, vsRaw, vsOnread, bufferutil } of rows) {
+  if (bufferutil) {
+    bufferutilNotes.push(
+      `${name}: ws with bufferutil ${fmt(rates['ws client'])} msg/s, without ${fmt(rates['ws, no bufferutil'])} msg/s (${bufferutil.toFixed(2)}x); ` +
+        `native / ws without bufferutil ${ratio2(rates['native'], rates['ws, no bufferutil'])}`,
+    );
+  }
   const cells = [
     name,
     `${fmt(rates['native'])} msg/s`,
@@ -374,5 +398,9 @@ console.log(
     '"native / raw onread" with one that reads with `onread` into a single reused buffer (the cheapest way, a ceiling no client reaches).\n',
 );
 console.log(lines.join('\n'));
+if (bufferutilNotes.length > 0) {
+  console.log('\n"ws client" loads the optional `bufferutil` (installed here); ws as installed without it (`WS_NO_BUFFER_UTIL=1`, in a child process), same run:\n');
+  for (const note of bufferutilNotes) console.log(`- ${note}`);
+}
 // A timed-out run may leave a connection open: do not wait for it.
 process.exit();
