@@ -176,14 +176,20 @@ export class Sender {
     for (const frame of encodeMessage(opcode, data, fragmentSize, compressed)) this.#write(frame);
   }
 
-  #write(frame: Buffer): void {
+  #write(frame: Buffer, written?: () => void): void {
     if (!this.#corked) {
       this.#corked = true;
       this.#socket.cork();
       process.nextTick(this.#uncork);
     }
+    if (!isPooled(frame)) {
+      this.#socket.write(frame, written);
+      return;
+    }
     // A frame in pooled memory goes back to the pool once the socket is done with it.
-    if (isPooled(frame)) this.#socket.write(frame, () => releaseFrame(frame));
-    else this.#socket.write(frame);
+    this.#socket.write(frame, () => {
+      releaseFrame(frame);
+      written?.();
+    });
   }
 }
