@@ -42,6 +42,9 @@ const DROPS = 100;
 const HALF_OPEN = quick ? 3 : 15;
 const IDLE = quick ? 250 : 1_000;
 const SCENARIO_LIMIT = 60_000;
+// BENCH_ONLY=<text>: only the scenarios whose name contains it (receive, send, round trip,
+// recovery, half-open, heap). BENCH_TRACE=1: how long each run took, on stderr.
+const wanted = (scenario) => !process.env.BENCH_ONLY || scenario.includes(process.env.BENCH_ONLY);
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc');
@@ -268,6 +271,7 @@ for (const [scenario, run] of [
   ['receive 1 KiB binary', receiveRun],
   ['send 1 KiB binary', sendRun],
 ]) {
+  if (!wanted(scenario)) continue;
   const rates = await throughput(scenario, run, peers);
   results.scenarios[scenario] = {
     unit: 'msg/s',
@@ -277,7 +281,7 @@ for (const [scenario, run] of [
   };
 }
 
-{
+if (wanted('round trip')) {
   const stop = startSpinners();
   try {
     const perRound = Object.fromEntries(peers.map((p) => [p.name, { p50: [], p99: [] }]));
@@ -288,6 +292,7 @@ for (const [scenario, run] of [
         if (r >= 0 && got) {
           perRound[peer.name].p50.push(got.p50);
           perRound[peer.name].p99.push(got.p99);
+          if (process.env.BENCH_TRACE) process.stderr.write(`  ${peer.name}: p50 ${got.p50.toFixed(1)} µs, p99 ${got.p99.toFixed(1)} µs\n`);
         }
       }
     }
@@ -304,7 +309,7 @@ for (const [scenario, run] of [
   }
 }
 
-{
+if (wanted('recovery')) {
   const got = {};
   for (const peer of clients) got[peer.name] = await limited(`recovery, ${peer.name}`, () => recovery(peer, `recover-${peer.name}`));
   for (const q of ['p50', 'p99']) {
@@ -317,7 +322,7 @@ for (const [scenario, run] of [
   }
 }
 
-{
+if (wanted('half-open')) {
   const values = {};
   for (const peer of clients) {
     values[peer.name] = peer.heartbeat ? ((await limited(`half-open, ${peer.name}`, () => halfOpen(peer, `half-${peer.name}`)))?.p50 ?? null) : 'cannot';
@@ -325,7 +330,7 @@ for (const [scenario, run] of [
   results.scenarios['half-open detected, median'] = { unit: 'ms', better: 'lower', values, vsWs: null };
 }
 
-{
+if (wanted('heap')) {
   const values = {};
   for (const peer of peers) values[peer.name] = await limited(`heap, ${peer.name}`, () => idleHeap(peer));
   results.scenarios[`heap per idle connection (${IDLE} open)`] = {

@@ -7,6 +7,9 @@
 /** Resolve after `ms`, or early when `skip` settles; reject with the signal's reason when it aborts. */
 export function sleep(ms: number, signal?: AbortSignal, skip?: Promise<void>): Promise<void> {
   if (signal?.aborted) return Promise.reject(signal.reason);
+  // No timer for no delay: a timer of 0 ms fires after 1 ms at the earliest in Node, which
+  // was most of a reconnect with `minDelay: 0` (a dial on loopback takes less).
+  if (ms <= 0) return Promise.resolve();
   return new Promise<void>((resolve, reject) => {
     let done = false;
     const finish = (): void => {
