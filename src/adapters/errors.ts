@@ -84,6 +84,20 @@ export class InvalidArgumentError extends WsEngineError {
   }
 }
 
+/**
+ * An option given to a constructor or factory is invalid: wrong type, out of range, or not an
+ * option at all (a misspelt or renamed one). `option` is its path, e.g. `readQueue.messages`.
+ * Options are checked once, when the adapter (or engine) is created, never later.
+ */
+export class InvalidOptionError extends WsEngineError {
+  /** The option's path, e.g. `"tls.servername"` or `"reconnect.jitter"`. */
+  readonly option: string;
+  constructor(option: string, message: string) {
+    super('ERR_INVALID_OPTION', `Invalid option ${option}: ${message}`);
+    this.option = option;
+  }
+}
+
 /** The call is not allowed in the adapter's current state (e.g. `dial` while a dial is in progress). */
 export class InvalidStateError extends WsEngineError {
   constructor(message: string) {
