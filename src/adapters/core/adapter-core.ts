@@ -93,6 +93,17 @@ export abstract class AdapterCore<C extends CoreConnection> implements WebSocket
   /** Extra checks of a close code before anything happens (the browser's code mapping). */
   protected checkCloseCode(_code: number): void {}
 
+  /**
+   * Checks of the dial's options that the transport adds (headers, subprotocols); a throw
+   * rejects the dial before anything else happens (the previous connection stays open).
+   */
+  protected checkDial(_url: URL, _options: DialOptions): void {}
+
+  /** What `underlying()` returns while a dial is in progress (the socket being dialled, if exposed). */
+  protected dialingRuntime(): unknown {
+    return undefined;
+  }
+
   /** The current connection (open, closing or closed), if any. */
   protected get connection(): C | undefined {
     return this.current;
@@ -110,6 +121,7 @@ export abstract class AdapterCore<C extends CoreConnection> implements WebSocket
     let target: URL;
     try {
       target = parseWebSocketUrl(url);
+      this.checkDial(target, options);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -214,6 +226,7 @@ export abstract class AdapterCore<C extends CoreConnection> implements WebSocket
   }
 
   underlying(): unknown {
+    if (this.dialing) return this.dialingRuntime();
     const connection = this.current;
     return connection && connection.state !== 'closed' ? connection.runtime : undefined;
   }
