@@ -75,7 +75,7 @@ const noop = (): void => {};
  * completed first, that connection is closed like any open one).
  */
 export abstract class AdapterCore<C extends CoreConnection> implements WebSocketConnectionAdapter {
-  private current: C | undefined;
+  private live: C | undefined;
   private dialing: Dialing | undefined;
   private readonly settings: CoreSettings;
 
@@ -105,8 +105,8 @@ export abstract class AdapterCore<C extends CoreConnection> implements WebSocket
   }
 
   /** The current connection (open, closing or closed), if any. */
-  protected get connection(): C | undefined {
-    return this.current;
+  protected get activeConnection(): C | undefined {
+    return this.live;
   }
 
   /** Whether a dial is in progress. */
@@ -156,8 +156,8 @@ export abstract class AdapterCore<C extends CoreConnection> implements WebSocket
 
   private async run(url: URL, options: DialOptions, signal: AbortSignal): Promise<HandshakeResponse> {
     // The contract: close and drop any previous connection first.
-    const previous = this.current;
-    this.current = undefined;
+    const previous = this.live;
+    this.live = undefined;
     if (previous) await previous.abandon();
     if (signal.aborted) throw abortReason(signal);
     const { connection, response } = await this.open(url, options, signal);
@@ -166,7 +166,7 @@ export abstract class AdapterCore<C extends CoreConnection> implements WebSocket
       await connection.abandon();
       throw abortReason(signal);
     }
-    this.current = connection;
+    this.live = connection;
     return response;
   }
 
@@ -181,12 +181,12 @@ export abstract class AdapterCore<C extends CoreConnection> implements WebSocket
     if (dialing) {
       dialing.controller.abort(new ConnectionClosedError('close() was called while dialling'));
       return dialing.settled.then(() => {
-        const connection = this.current;
+        const connection = this.live;
         if (connection?.state === 'open') return connection.close(code, reason, options.signal);
         return undefined;
       });
     }
-    const connection = this.current;
+    const connection = this.live;
     if (connection?.state !== 'open') return Promise.reject(this.notOpen('close'));
     return connection.close(code, reason, options.signal);
   }
@@ -195,20 +195,20 @@ export abstract class AdapterCore<C extends CoreConnection> implements WebSocket
     if (!this.settings.pingFrames) {
       return Promise.reject(new UnsupportedOperationError(this.settings.noPingMessage ?? 'This adapter cannot send ping frames'));
     }
-    const connection = this.current;
+    const connection = this.live;
     if (connection?.state !== 'open') return Promise.reject(this.notOpen('ping'));
     if (options.signal?.aborted) return Promise.reject(abortReason(options.signal));
     return connection.ping(options.signal);
   }
 
   read(options: OperationOptions = {}): Promise<Message> {
-    const connection = this.current;
+    const connection = this.live;
     if (!connection) return Promise.reject(this.notOpen('read'));
     return connection.read(options.signal);
   }
 
   tryRead(): Message | undefined {
-    return this.current?.tryRead();
+    return this.live?.tryRead();
   }
 
   write(type: MessageType, data: WriteData, options: OperationOptions = {}): Promise<void> {
@@ -218,7 +218,7 @@ export abstract class AdapterCore<C extends CoreConnection> implements WebSocket
     } catch (error) {
       return Promise.reject(error);
     }
-    const connection = this.current;
+    const connection = this.live;
     if (connection?.state !== 'open') return Promise.reject(this.notOpen('write'));
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(abortReason(signal));
@@ -227,13 +227,13 @@ export abstract class AdapterCore<C extends CoreConnection> implements WebSocket
 
   underlying(): unknown {
     if (this.dialing) return this.dialingRuntime();
-    const connection = this.current;
+    const connection = this.live;
     return connection && connection.state !== 'closed' ? connection.runtime : undefined;
   }
 
   /** The error of an operation that needs an open connection, naming the actual state. */
   private notOpen(operation: string): ConnectionClosedError {
-    const connection = this.current;
+    const connection = this.live;
     let state: string;
     if (connection) state = `the connection is ${connection.state}`;
     else if (this.dialing) state = 'a dial is in progress';
