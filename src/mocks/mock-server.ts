@@ -2,6 +2,7 @@
  * The scripted WebSocket server a unit test drives: it decides every dial, plays the server's
  * part on each connection, and never touches the network. Pair it with {@link MockAdapter}.
  */
+import { capRefusalBody } from '../adapters/core/refusal-body.js';
 import { ConnectionClosedError, HandshakeError, InvalidArgumentError } from '../adapters/errors.js';
 import { abortReason } from '../adapters/signals.js';
 import type { HandshakeResponse, OperationOptions } from '../adapters/types.js';
@@ -19,7 +20,6 @@ import type {
   MockProtocolSelector,
   MockRefusal,
 } from './types.js';
-import { capRefusalBody } from '../adapters/core/refusal-body.js';
 import { listen, type ClientEndpoint, type WireHandshake } from './wire.js';
 
 /** Options of {@link MockServer}. */
@@ -107,6 +107,8 @@ export class MockServer extends Emitter<MockServerEvents> {
   #listening = true;
   #handler: MockDialHandler | undefined;
   readonly #refusals: MockRefusal[] = [];
+  /** Dials still to leave unanswered (see hangNext). */
+  #hangs = 0;
   readonly #unaccepted: MockServerConnection[] = [];
   readonly #acceptWaiters: Array<{ resolve: (c: MockServerConnection) => void; reject: (e: unknown) => void }> = [];
   readonly #open = new Set<MockServerConnection>();
@@ -167,6 +169,15 @@ export class MockServer extends Emitter<MockServerEvents> {
   /** Refuse the next dial with this HTTP answer (queued: one refusal per call, used in order). */
   refuseNext(refusal: MockRefusal): void {
     this.#refusals.push(checkRefusal(refusal));
+  }
+
+  /**
+   * Leave the next dial unanswered, as a server that accepted TCP and never answers the
+   * upgrade: the client's dial stays pending until it gives up (its signal, its
+   * `handshakeTimeout`, `close()`) or the server stops. One hang per call, used in order.
+   */
+  hangNext(): void {
+    this.#hangs++;
   }
 
   /**
@@ -249,6 +260,8 @@ export class MockServer extends Emitter<MockServerEvents> {
         throw new HandshakeError(`Connection refused: the mock server for ${request.url} is stopped`);
       }
       (this.requests as MockDialRequest[]).push(request);
+      const hang = this.#hangs > 0;
+      if (hang) this.#hangs--;
       this.emit('request', request);
       const answer = await this.#decide(request);
       if (cancelled) throw new HandshakeError('The dial was cancelled');
@@ -262,6 +275,8 @@ export class MockServer extends Emitter<MockServerEvents> {
         };
         rejectWait = fail;
         this.#pendingDials.add(fail);
+        // A hung dial waits for nothing but its end (cancel or stop).
+        if (hang) return;
         cancelTimer = this.#timers.schedule(this.#delays.dial, () => {
           this.#pendingDials.delete(fail);
           resolve();
