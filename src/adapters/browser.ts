@@ -176,33 +176,33 @@ class BrowserConnection implements CoreConnection {
   readonly opened: Promise<HandshakeResponse>;
   /** Resolves on the socket's "close" event. */
   readonly closed: Promise<void>;
-  #phase: Phase = 'connecting';
-  readonly #options: ResolvedOptions;
-  readonly #url: string;
-  #resolveOpened!: (answer: HandshakeResponse) => void;
-  #rejectOpened!: (error: unknown) => void;
-  #openSettled = false;
-  #resolveClosed!: () => void;
-  readonly #writes: WriteQueue<string | Uint8Array>;
+  private phase: Phase = 'connecting';
+  private readonly resolved: ResolvedOptions;
+  private readonly url: string;
+  private resolveOpened!: (answer: HandshakeResponse) => void;
+  private rejectOpened!: (error: unknown) => void;
+  private openSettled = false;
+  private resolveClosed!: () => void;
+  private readonly writes: WriteQueue<string | Uint8Array>;
   /** The error pending reads get once a local close() finishes. */
-  #deferredError: WebSocketCloseError | undefined;
-  #pollTimer: ReturnType<typeof setTimeout> | undefined;
+  private deferredError: WebSocketCloseError | undefined;
+  private pollTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(socket: WhatwgWebSocket, url: string, options: ResolvedOptions) {
     this.socket = socket;
-    this.#url = url;
-    this.#options = options;
-    this.#writes = new WriteQueue(() => this.#stopPolling());
+    this.url = url;
+    this.resolved = options;
+    this.writes = new WriteQueue(() => this.stopPolling());
     this.opened = new Promise((resolve, reject) => {
-      this.#resolveOpened = resolve;
-      this.#rejectOpened = reject;
+      this.resolveOpened = resolve;
+      this.rejectOpened = reject;
     });
-    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.queue = new ReadQueue({
       highWaterMessages: options.readQueue.messages,
       highWaterBytes: options.readQueue.bytes,
       // Called by the queue when it crosses a mark; there is no way to pause a WHATWG socket.
-      pause: options.overflow === 'close' ? () => this.#overflow() : undefined,
+      pause: options.overflow === 'close' ? () => this.overflow() : undefined,
     });
     // ArrayBuffer, not Blob: a Blob can only be read asynchronously, which would reorder messages.
     socket.binaryType = 'arraybuffer';
@@ -210,7 +210,7 @@ class BrowserConnection implements CoreConnection {
   }
 
   get state(): CoreConnectionState {
-    return this.#phase === 'connecting' ? 'open' : this.#phase;
+    return this.phase === 'connecting' ? 'open' : this.phase;
   }
 
   get runtime(): WhatwgWebSocket {
@@ -220,10 +220,10 @@ class BrowserConnection implements CoreConnection {
   handleEvent(event: Event): void {
     switch (event.type) {
       case 'open':
-        if (this.#phase !== 'connecting') return;
-        this.#phase = 'open';
-        this.#openSettled = true;
-        this.#resolveOpened({
+        if (this.phase !== 'connecting') return;
+        this.phase = 'open';
+        this.openSettled = true;
+        this.resolveOpened({
           url: this.socket.url,
           status: undefined,
           headers: {},
@@ -232,35 +232,35 @@ class BrowserConnection implements CoreConnection {
         });
         return;
       case 'message':
-        this.#onMessage((event as MessageEvent).data);
+        this.onMessage((event as MessageEvent).data);
         return;
       case 'error':
         // WHATWG fires "error" before "close" for a failed connection and gives no detail;
         // before "open" it means the handshake failed.
-        if (this.#phase === 'connecting') this.#failOpen();
+        if (this.phase === 'connecting') this.failOpen();
         return;
       case 'close': {
         const { code, reason } = event as CloseEvent;
-        this.#onClose(code, reason);
+        this.onClose(code, reason);
         return;
       }
     }
   }
 
-  #failOpen(code?: number): void {
-    if (this.#openSettled) return;
-    this.#openSettled = true;
-    this.#phase = 'closing';
-    this.#rejectOpened(
+  private failOpen(code?: number): void {
+    if (this.openSettled) return;
+    this.openSettled = true;
+    this.phase = 'closing';
+    this.rejectOpened(
       new HandshakeError(
-        `The WebSocket handshake with ${this.#url} failed${code === undefined ? '' : ` (close code ${code})`}; ` +
+        `The WebSocket handshake with ${this.url} failed${code === undefined ? '' : ` (close code ${code})`}; ` +
           'a WHATWG WebSocket does not tell a refused upgrade from a network or TLS error',
       ),
     );
   }
 
-  #onMessage(data: unknown): void {
-    if (this.#phase !== 'open') return;
+  private onMessage(data: unknown): void {
+    if (this.phase !== 'open') return;
     let message: Message;
     if (typeof data === 'string') message = { type: MessageType.Text, data };
     else if (isArrayBuffer(data)) message = { type: MessageType.Binary, data: new Uint8Array(data) };
@@ -268,29 +268,29 @@ class BrowserConnection implements CoreConnection {
       message = { type: MessageType.Binary, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
     } else {
       // Someone switched binaryType to "blob" through underlying(): we cannot keep order.
-      this.#shut(1003, 'binaryType must stay arraybuffer', new WebSocketCloseError(1003, 'binaryType must stay arraybuffer'), false);
+      this.shut(1003, 'binaryType must stay arraybuffer', new WebSocketCloseError(1003, 'binaryType must stay arraybuffer'), false);
       return;
     }
     this.queue.push(message);
   }
 
-  #overflow(): void {
-    if (this.#phase !== 'open') return;
+  private overflow(): void {
+    if (this.phase !== 'open') return;
     const reason = 'read queue overflow';
     // Keep what is queued: readers get it, then the close error.
-    this.#shut(1009, reason, new WebSocketCloseError(1009, reason), false);
+    this.shut(1009, reason, new WebSocketCloseError(1009, reason), false);
   }
 
-  #onClose(code: number, reason: string): void {
-    this.#failOpen(code);
-    this.#phase = 'closed';
-    this.#stopPolling();
+  private onClose(code: number, reason: string): void {
+    this.failOpen(code);
+    this.phase = 'closed';
+    this.stopPolling();
     // The close event's code is 1006 when no close frame was received (RFC 6455 section 7.1.5),
     // 1005 when the frame had no code; WebSocketCloseError derives wasClean from it.
-    if (!this.#deferredError) this.queue.fail(new WebSocketCloseError(code, reason));
-    this.#writes.fail(new ConnectionClosedError(`The connection closed with ${code}`));
+    if (!this.deferredError) this.queue.fail(new WebSocketCloseError(code, reason));
+    this.writes.fail(new ConnectionClosedError(`The connection closed with ${code}`));
     for (const type of ['open', 'message', 'error', 'close']) this.socket.removeEventListener(type, this);
-    this.#resolveClosed();
+    this.resolveClosed();
   }
 
   /**
@@ -299,24 +299,24 @@ class BrowserConnection implements CoreConnection {
    * With `defer`, reads fail only at {@link close}'s end: a caller of `close()` that left a read
    * pending then gets its rejection in the same turn as close() settling.
    */
-  #shut(code: number, reason: string, error: WebSocketCloseError, drop: boolean, defer = false): void {
-    if (this.#phase === 'connecting') {
+  private shut(code: number, reason: string, error: WebSocketCloseError, drop: boolean, defer = false): void {
+    if (this.phase === 'connecting') {
       // WHATWG close() before "open" fails the connection ("error" then "close" follow).
-      this.#phase = 'closing';
-      this.#openSettled = true;
-      this.#rejectOpened(new ConnectionClosedError(`The dial of ${this.#url} was abandoned`));
+      this.phase = 'closing';
+      this.openSettled = true;
+      this.rejectOpened(new ConnectionClosedError(`The dial of ${this.url} was abandoned`));
       this.socket.close();
       return;
     }
-    if (this.#phase !== 'open') return;
-    this.#phase = 'closing';
-    this.#stopPolling();
-    this.#writes.fail(new ConnectionClosedError('The connection is closing'));
-    if (defer) this.#deferredError = error;
+    if (this.phase !== 'open') return;
+    this.phase = 'closing';
+    this.stopPolling();
+    this.writes.fail(new ConnectionClosedError('The connection is closing'));
+    if (defer) this.deferredError = error;
     else this.queue.fail(error, drop);
     let wire = 1000;
     try {
-      wire = mapCloseCode(code, this.#options.closeCodeMapping);
+      wire = mapCloseCode(code, this.resolved.closeCodeMapping);
     } catch {
       // Only the adapter's own closes (overflow, Blob) get here: close() checked the mapping
       // before; a mapping function that refuses their code gets a normal closure instead.
@@ -339,28 +339,28 @@ class BrowserConnection implements CoreConnection {
    * from here; the runtime does it when its own timer expires.
    */
   async close(code: number, reason: string, signal: AbortSignal | undefined): Promise<void> {
-    this.#shut(code, reason, new WebSocketCloseError(code, reason), true, true);
+    this.shut(code, reason, new WebSocketCloseError(code, reason), true, true);
     try {
-      await waitClosed(this.closed, this.#options.closeTimeout, signal);
+      await waitClosed(this.closed, this.resolved.closeTimeout, signal);
     } finally {
       // End the deferred local close: pending reads reject, queued messages are dropped.
-      if (this.#deferredError) this.queue.fail(this.#deferredError, true);
+      if (this.deferredError) this.queue.fail(this.deferredError, true);
     }
   }
 
   /** Close and drop at once: a new dial replaces this connection, or its dial was abandoned. */
   abandon(): void {
-    this.#shut(1000, '', new WebSocketCloseError(1000, 'replaced by a new dial'), true);
+    this.shut(1000, '', new WebSocketCloseError(1000, 'replaced by a new dial'), true);
   }
 
   write(type: MessageType, payload: string | Uint8Array, signal: AbortSignal | undefined): Promise<void> {
     // WHATWG send() picks the frame type from the argument: text must go as a string.
     const data = type === MessageType.Text && typeof payload !== 'string' ? textDecoder.decode(payload) : payload;
-    if (this.#writes.length === 0 && this.socket.bufferedAmount <= this.#options.writeHighWaterMark) {
-      return this.#send(data);
+    if (this.writes.length === 0 && this.socket.bufferedAmount <= this.resolved.writeHighWaterMark) {
+      return this.send(data);
     }
-    const queued = this.#writes.add(data, signal);
-    this.#poll();
+    const queued = this.writes.add(data, signal);
+    this.poll();
     return queued;
   }
 
@@ -369,7 +369,7 @@ class BrowserConnection implements CoreConnection {
     return Promise.reject(new UnsupportedOperationError(NO_PING));
   }
 
-  #send(data: string | Uint8Array): Promise<void> {
+  private send(data: string | Uint8Array): Promise<void> {
     // In CLOSING, WHATWG send() discards the data without an error; say so instead.
     if (this.socket.readyState !== OPEN) return Promise.reject(new ConnectionClosedError('The connection is closing'));
     try {
@@ -382,25 +382,25 @@ class BrowserConnection implements CoreConnection {
 
   // WHATWG WebSocket has no drain event (its bufferedAmount only ever goes down silently),
   // so a waiting write checks it on a timer.
-  #poll(): void {
-    if (this.#pollTimer !== undefined) return;
-    this.#pollTimer = setTimeout(() => {
-      this.#pollTimer = undefined;
-      this.#flush();
-    }, this.#options.drainPollInterval);
+  private poll(): void {
+    if (this.pollTimer !== undefined) return;
+    this.pollTimer = setTimeout(() => {
+      this.pollTimer = undefined;
+      this.flush();
+    }, this.resolved.drainPollInterval);
   }
 
-  #flush(): void {
-    while (this.#writes.length > 0 && this.#phase === 'open' && this.socket.bufferedAmount <= this.#options.writeHighWaterMark) {
-      const pending = this.#writes.shift()!;
-      this.#send(pending.item).then(pending.resolve, pending.reject);
+  private flush(): void {
+    while (this.writes.length > 0 && this.phase === 'open' && this.socket.bufferedAmount <= this.resolved.writeHighWaterMark) {
+      const pending = this.writes.shift()!;
+      this.send(pending.item).then(pending.resolve, pending.reject);
     }
-    if (this.#writes.length > 0) this.#poll();
+    if (this.writes.length > 0) this.poll();
   }
 
-  #stopPolling(): void {
-    if (this.#pollTimer !== undefined) clearTimeout(this.#pollTimer);
-    this.#pollTimer = undefined;
+  private stopPolling(): void {
+    if (this.pollTimer !== undefined) clearTimeout(this.pollTimer);
+    this.pollTimer = undefined;
   }
 }
 
@@ -411,19 +411,19 @@ const NO_PING = 'A WHATWG WebSocket cannot send ping frames; use an application-
  * docs/browser.md for where the WHATWG API cannot meet the contract.
  */
 export class BrowserAdapter extends AdapterCore<BrowserConnection> {
-  readonly #options: ResolvedOptions;
+  private readonly resolved: ResolvedOptions;
   /** The connection being dialled. */
-  #dialing: BrowserConnection | undefined;
+  private dialingConnection: BrowserConnection | undefined;
 
   constructor(options: BrowserAdapterOptions = {}) {
     const resolved = resolveOptions(options);
     super({ handshakeTimeout: resolved.handshakeTimeout, pingFrames: false, noPingMessage: NO_PING });
-    this.#options = resolved;
+    this.resolved = resolved;
   }
 
   protected override checkDial(_url: URL, options: DialOptions): void {
     const headerNames = Object.keys(options.headers ?? {});
-    if (headerNames.length > 0 && this.#options.requestHeaders === 'reject') {
+    if (headerNames.length > 0 && this.resolved.requestHeaders === 'reject') {
       throw new UnsupportedOperationError(
         `A WHATWG WebSocket cannot send request headers (${headerNames.join(', ')}); ` +
           "pass credentials in the URL or a subprotocol, or set the option requestHeaders: 'ignore'",
@@ -437,17 +437,17 @@ export class BrowserAdapter extends AdapterCore<BrowserConnection> {
 
   protected override checkCloseCode(code: number): void {
     // A mapping function returning a code the browser refuses fails here, before closing.
-    mapCloseCode(code, this.#options.closeCodeMapping);
+    mapCloseCode(code, this.resolved.closeCodeMapping);
   }
 
   protected override dialingRuntime(): WhatwgWebSocket | undefined {
-    return this.#dialing?.socket;
+    return this.dialingConnection?.socket;
   }
 
   protected async open(url: URL, options: DialOptions, signal: AbortSignal): Promise<OpenedConnection<BrowserConnection>> {
     let socket: WhatwgWebSocket;
     try {
-      socket = new this.#options.WebSocket(url.href, [...(options.protocols ?? [])]);
+      socket = new this.resolved.WebSocket(url.href, [...(options.protocols ?? [])]);
     } catch (error) {
       // WHATWG constructor: SyntaxError for a bad URL or subprotocol list, SecurityError for
       // a blocked port or mixed content.
@@ -456,13 +456,13 @@ export class BrowserAdapter extends AdapterCore<BrowserConnection> {
       }
       throw new HandshakeError(`The WebSocket constructor refused ${url.href}`, { cause: error });
     }
-    const connection = new BrowserConnection(socket, url.href, this.#options);
-    this.#dialing = connection;
+    const connection = new BrowserConnection(socket, url.href, this.resolved);
+    this.dialingConnection = connection;
     try {
       const response = await raceSignal(connection.opened, signal, () => connection.abandon());
       return { connection, response };
     } finally {
-      if (this.#dialing === connection) this.#dialing = undefined;
+      if (this.dialingConnection === connection) this.dialingConnection = undefined;
     }
   }
 

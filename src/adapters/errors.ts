@@ -64,7 +64,7 @@ export class UnsupportedOperationError extends WsEngineError {
 export class HandshakeError extends WsEngineError {
   readonly status: number | undefined;
   readonly headers: Readonly<Record<string, string>>;
-  /** The response body, when the server sent a short one (at most a few KiB are kept). */
+  /** The response body as UTF-8 text, at most its first 4096 bytes (`REFUSAL_BODY_LIMIT`); `undefined` when empty or hidden. */
   readonly body: string | undefined;
   constructor(
     message: string,
