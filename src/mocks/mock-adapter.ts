@@ -128,15 +128,16 @@ class ClientConnection implements CoreConnection {
       highWaterBytes: options.readQueue.bytes,
       resume: () => this.server?.resume(),
     });
-    const self = this;
+    const accepting = (): boolean =>
+      // A closing or closed client discards data frames, so they never wait.
+      this.phase === 'closing' || this.phase === 'closed' || !this.queue.paused;
     this.endpoint = {
       attach: (server, connection) => {
         this.server = server;
         this.connection = connection as MockServerConnection;
       },
       get accepting() {
-        // A closing or closed client discards data frames, so they never wait.
-        return self.phase === 'closing' || self.phase === 'closed' || !self.queue.paused;
+        return accepting();
       },
       message: (message) => {
         if (this.phase === 'connecting' || this.phase === 'open') this.queue.push(message);
