@@ -68,6 +68,8 @@ interface Dialing {
 }
 
 const noop = (): void => {};
+/** The options of a call made without any: one shared object, nothing allocated per call. */
+const NO_OPTIONS: DialOptions = Object.freeze({});
 
 /**
  * The adapter contract over a transport. Close during a dial: the dial rejects with
@@ -114,7 +116,7 @@ export abstract class AdapterCore<C extends CoreConnection> implements WebSocket
     return this.dialing !== undefined;
   }
 
-  dial(url: string | URL, options: DialOptions = {}): Promise<HandshakeResponse> {
+  dial(url: string | URL, options: DialOptions = NO_OPTIONS): Promise<HandshakeResponse> {
     if (this.dialing) {
       return Promise.reject(new InvalidStateError('dial() was called while another dial is in progress'));
     }
@@ -170,7 +172,7 @@ export abstract class AdapterCore<C extends CoreConnection> implements WebSocket
     return response;
   }
 
-  close(code: StatusCode = 1000, reason = '', options: OperationOptions = {}): Promise<void> {
+  close(code: StatusCode = 1000, reason = '', options: OperationOptions = NO_OPTIONS): Promise<void> {
     try {
       validateClose(code, reason);
       this.checkCloseCode(code);
@@ -191,7 +193,7 @@ export abstract class AdapterCore<C extends CoreConnection> implements WebSocket
     return connection.close(code, reason, options.signal);
   }
 
-  ping(options: OperationOptions = {}): Promise<void> {
+  ping(options: OperationOptions = NO_OPTIONS): Promise<void> {
     if (!this.settings.pingFrames) {
       return Promise.reject(new UnsupportedOperationError(this.settings.noPingMessage ?? 'This adapter cannot send ping frames'));
     }
@@ -201,7 +203,7 @@ export abstract class AdapterCore<C extends CoreConnection> implements WebSocket
     return connection.ping(options.signal);
   }
 
-  read(options: OperationOptions = {}): Promise<Message> {
+  read(options: OperationOptions = NO_OPTIONS): Promise<Message> {
     const connection = this.live;
     if (!connection) return Promise.reject(this.notOpen('read'));
     return connection.read(options.signal);
@@ -211,7 +213,7 @@ export abstract class AdapterCore<C extends CoreConnection> implements WebSocket
     return this.live?.tryRead();
   }
 
-  write(type: MessageType, data: WriteData, options: OperationOptions = {}): Promise<void> {
+  write(type: MessageType, data: WriteData, options: OperationOptions = NO_OPTIONS): Promise<void> {
     let payload: string | Uint8Array;
     try {
       payload = normalizeWriteData(type, data);
