@@ -294,10 +294,10 @@ class WsConnection implements CoreConnection {
     }
   }
 
-  /** A new dial replaces this connection: close it, waiting at most `closeTimeout`. */
-  abandon(): Promise<void> {
+  /** A new dial replaces this connection: close it, waiting at most `closeTimeout` or until the dial is cancelled. */
+  abandon(signal?: AbortSignal): Promise<void> {
     if (this.state === 'closed') return Promise.resolve();
-    return this.close(1000, '', undefined);
+    return this.close(1000, '', signal);
   }
 
   #failPending(error: ConnectionClosedError): void {

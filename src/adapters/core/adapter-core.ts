@@ -36,8 +36,11 @@ export interface CoreConnection {
   ping(signal: AbortSignal | undefined): Promise<void>;
   /** Called only while `open`, with a checked code and reason (see the contract's `close`). */
   close(code: number, reason: string, signal: AbortSignal | undefined): Promise<void>;
-  /** Close and drop at once, because a new dial replaces this connection. */
-  abandon(): void | Promise<void>;
+  /**
+   * Close and drop, because a new dial replaces this connection. An adapter that waits for the
+   * closing handshake here stops waiting when `signal` (the new dial's) aborts.
+   */
+  abandon(signal?: AbortSignal): void | Promise<void>;
   /** The runtime object `underlying()` returns while the connection is not closed. */
   readonly runtime: unknown;
 }
@@ -160,7 +163,7 @@ export abstract class AdapterCore<C extends CoreConnection> implements WebSocket
     // The contract: close and drop any previous connection first.
     const previous = this.live;
     this.live = undefined;
-    if (previous) await previous.abandon();
+    if (previous) await previous.abandon(signal);
     if (signal.aborted) throw abortReason(signal);
     const { connection, response } = await this.open(url, options, signal);
     if (signal.aborted) {

@@ -4,6 +4,7 @@
  * handshake of RFC 6455 section 7.
  */
 import type { Socket } from 'node:net';
+import { waitClosed } from '../core/close-wait.js';
 import { PingRegistry } from '../core/ping-registry.js';
 import { ConnectionClosedError, WebSocketCloseError } from '../errors.js';
 import { ReadQueue } from '../read-queue.js';
@@ -156,29 +157,15 @@ export class NativeConnection {
     this.#failPending(new ConnectionClosedError('The connection was closed'));
     this.#sendClose(code, reason);
     this.#armCloseTimer();
-    if (!signal) return this.#socketClosed;
-    const stopWaiting = (): void => {
+    if (await waitClosed(this.#socketClosed, this.#closeTimeout, signal)) return;
+    if (signal?.aborted) {
       // Do not wait for the server's answer: the close frame is on its way, end TCP after it.
       if (this.#localClose) this.queue.fail(this.#localClose, true);
       this.socket.end();
-    };
-    if (signal.aborted) {
-      stopWaiting();
       return;
     }
-    let onAbort: (() => void) | undefined;
-    try {
-      await new Promise<void>((resolve) => {
-        onAbort = () => {
-          stopWaiting();
-          resolve();
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        this.#socketClosed.then(resolve);
-      });
-    } finally {
-      if (onAbort) signal.removeEventListener('abort', onAbort);
-    }
+    // Timed out: the close timer destroys the socket; 'close' follows.
+    await this.#socketClosed;
   }
 
   /** Drop the connection at once (a new dial replaces it): close frame if possible, then end TCP. */
