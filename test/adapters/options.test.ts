@@ -155,11 +155,10 @@ describe('handshakeTimeout on every adapter', () => {
     it(`${name}: a dial the server never answers rejects with TimeoutError`, async () => {
       peer = createWsPeer();
       const url = await peer.start();
-      const held = peer.hangNext();
+      // Not waited for: on a slow machine the timeout may run out before the request arrives.
+      void peer.hangNext();
       const adapter = factories[name]!({ handshakeTimeout: 50 });
-      const dialled = rejection(adapter.dial(url));
-      await held;
-      expect(await dialled).toBeInstanceOf(TimeoutError);
+      expect(await rejection(adapter.dial(url))).toBeInstanceOf(TimeoutError);
     });
   }
 
