@@ -3,10 +3,11 @@
  * that checks them (and each adapter's own options) when the adapter is created.
  *
  * A bad value, or a key that is not an option (misspelt, or a name from an older release),
- * throws {@link InvalidOptionError} naming the option by its path (`readQueue.messages`).
+ * throws {@link InvalidOptionError} naming the option by its path (`readQueue.messages`); an
+ * options argument that is not an object throws `InvalidArgumentError`.
  * Browser-safe: nothing here needs Node.
  */
-import { InvalidOptionError } from './errors.js';
+import { InvalidArgumentError, InvalidOptionError } from './errors.js';
 
 const MiB = 1024 * 1024;
 
@@ -110,7 +111,9 @@ export class OptionReader {
   constructor(options: unknown, what: string, prefix = '') {
     if (options === undefined) options = {};
     if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-      throw new InvalidOptionError(prefix ? prefix.slice(0, -1) : what, `expected an object, got ${describe(options)}`);
+      const expected = `expected an object, got ${describe(options)}`;
+      if (prefix) throw new InvalidOptionError(prefix.slice(0, -1), expected);
+      throw new InvalidArgumentError(`Invalid ${what}: ${expected}`);
     }
     this.values = options as Record<string, unknown>;
     this.prefix = prefix;

@@ -8,7 +8,7 @@ import { WebSocket as UndiciWebSocket } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { createBrowserAdapter } from '../../src/adapters/browser.js';
-import { HandshakeError, InvalidOptionError, TimeoutError } from '../../src/adapters/errors.js';
+import { HandshakeError, InvalidArgumentError, InvalidOptionError, TimeoutError } from '../../src/adapters/errors.js';
 import { createNativeAdapter } from '../../src/adapters/native/index.js';
 import { ADAPTER_DEFAULTS, OptionReader } from '../../src/adapters/options.js';
 import type { WebSocketConnectionAdapter } from '../../src/adapters/types.js';
@@ -63,6 +63,21 @@ describe('the shared options, on every adapter', () => {
         }
       });
 
+      it('refuses options that are not an object with InvalidArgumentError', () => {
+        // The browser factory of this file adds a WebSocket to the options: call the real one.
+        const factory = name === 'browser' ? (options: unknown) => createBrowserAdapter(options as never) : create;
+        for (const bad of [null, 42, 'options', [1]]) {
+          let thrown: unknown;
+          try {
+            factory(bad as object);
+          } catch (error) {
+            thrown = error;
+          }
+          expect(thrown, JSON.stringify(bad)).toBeInstanceOf(InvalidArgumentError);
+          expect((thrown as Error).message).toMatch(/expected an object/);
+        }
+      });
+
       it('refuses options it does not have, and says what an old name became', () => {
         expect(optionError(() => create({ handshakeTimout: 10 })).message).toMatch(/handshakeTimout: not an option/);
         const renamed: Array<[object, string, string]> = [
@@ -107,6 +122,13 @@ describe('the Node adapters: maxPayload, tls, followRedirects, maxRedirects', ()
 });
 
 describe('one InvalidOptionError', () => {
+  it('is an InvalidArgumentError with its own code', () => {
+    const error = new InvalidOptionError('readQueue.messages', 'expected an integer >= 1, got 0');
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(error.code).toBe('ERR_INVALID_OPTION');
+    expect(error.name).toBe('InvalidOptionError');
+  });
+
   it('is the class the engine throws too', () => {
     expect(EngineInvalidOptionError).toBe(InvalidOptionError);
     const error = optionError(() => createEngine({ url: mockServer.url, adapter: () => mockServer.createAdapter(), closeTimeout: -5 }));
