@@ -21,7 +21,7 @@
  */
 import { AdapterCore, type CoreConnection, type CoreConnectionState, type OpenedConnection } from './core/adapter-core.js';
 import { waitClosed } from './core/close-wait.js';
-import { WriteQueue } from './core/write-queue.js';
+import { WriteQueue, queueWrite, type PendingWrite } from './core/write-queue.js';
 import {
   ConnectionClosedError,
   HandshakeError,
@@ -183,7 +183,7 @@ class BrowserConnection implements CoreConnection {
   private rejectOpened!: (error: unknown) => void;
   private openSettled = false;
   private resolveClosed!: () => void;
-  private readonly writes: WriteQueue<string | Uint8Array>;
+  private readonly writes: WriteQueue<PendingWrite<string | Uint8Array>>;
   /** The error pending reads get once a local close() finishes. */
   private deferredError: WebSocketCloseError | undefined;
   private pollTimer: ReturnType<typeof setTimeout> | undefined;
@@ -359,7 +359,7 @@ class BrowserConnection implements CoreConnection {
     if (this.writes.length === 0 && this.socket.bufferedAmount <= this.resolved.writeHighWaterMark) {
       return this.send(data);
     }
-    const queued = this.writes.add(data, signal);
+    const queued = queueWrite(this.writes, data, signal);
     this.poll();
     return queued;
   }

@@ -18,7 +18,7 @@ import { AdapterCore, type CoreConnection, type CoreConnectionState, type Opened
 import { waitClosed } from './core/close-wait.js';
 import { PingRegistry } from './core/ping-registry.js';
 import { RefusalBody } from './core/refusal-body.js';
-import { WriteQueue } from './core/write-queue.js';
+import { WriteQueue, type QueuedWrite } from './core/write-queue.js';
 import { ConnectionClosedError, HandshakeError, InvalidArgumentError, WebSocketCloseError } from './errors.js';
 import { OptionReader, readNodeOptions, type NodeAdapterOptions, type ResolvedNodeOptions } from './options.js';
 import { ReadQueue } from './read-queue.js';
@@ -121,7 +121,7 @@ function readShortBody(res: IncomingMessage): Promise<string | undefined> {
   });
 }
 
-interface OutgoingMessage {
+interface OutgoingMessage extends QueuedWrite {
   readonly payload: string | Uint8Array;
   readonly binary: boolean;
 }
@@ -217,9 +217,10 @@ class WsConnection implements CoreConnection {
       this.#send(payload, binary);
       return Promise.resolve();
     }
-    const queued = this.#writes.add({ payload, binary }, signal);
-    void this.#pump();
-    return queued;
+    return new Promise<void>((resolve, reject) => {
+      this.#writes.push({ payload, binary, resolve, reject, signal, onAbort: undefined });
+      void this.#pump();
+    });
   }
 
   #send(payload: string | Uint8Array, binary: boolean): void {
@@ -241,7 +242,7 @@ class WsConnection implements CoreConnection {
           continue;
         }
         const next = this.#writes.shift()!;
-        this.#send(next.item.payload, next.item.binary);
+        this.#send(next.payload, next.binary);
         next.resolve();
       }
     } finally {

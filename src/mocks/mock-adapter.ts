@@ -6,7 +6,7 @@
 import { AdapterCore, type CoreConnection, type CoreConnectionState, type OpenedConnection } from '../adapters/core/adapter-core.js';
 import { waitClosed } from '../adapters/core/close-wait.js';
 import { PingRegistry } from '../adapters/core/ping-registry.js';
-import { WriteQueue } from '../adapters/core/write-queue.js';
+import { WriteQueue, queueWrite, type PendingWrite } from '../adapters/core/write-queue.js';
 import { ConnectionClosedError, HandshakeError, InvalidArgumentError, WebSocketCloseError } from '../adapters/errors.js';
 import { OptionReader, readCommonOptions, type CommonAdapterOptions, type ResolvedCommonOptions } from '../adapters/options.js';
 import { ReadQueue } from '../adapters/read-queue.js';
@@ -113,7 +113,7 @@ class ClientConnection implements CoreConnection {
   /** What the server talks to (frames the server sends). */
   readonly endpoint: ClientEndpoint;
   readonly #pings = new PingRegistry();
-  readonly #writes = new WriteQueue<Message>();
+  readonly #writes = new WriteQueue<PendingWrite<Message>>();
   readonly #onHandover: (message: Message) => void;
   readonly #closeTimeout: number;
   readonly #done: Promise<void>;
@@ -200,7 +200,7 @@ class ClientConnection implements CoreConnection {
       this.#handOver(message);
       return Promise.resolve();
     }
-    return this.#writes.add(message, signal);
+    return queueWrite(this.#writes, message, signal);
   }
 
   #drain(): void {
