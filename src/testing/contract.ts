@@ -46,7 +46,8 @@ export interface AdapterContractOptions {
   readonly capabilities?: ContractCapabilities;
   /**
    * How many unread messages the adapter's inbound queue holds before it pauses the transport
-   * (its `highWaterMessages`). Tests that need a burst to arrive unread stay below it. Default 256.
+   * (its `readQueue.messages`). Tests that need a burst to arrive unread stay below it. Default 256
+   * (the adapters' default is 4096; the suite's bursts are smaller either way).
    */
   readonly queuedMessages?: number;
 }
