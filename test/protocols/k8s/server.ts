@@ -193,7 +193,8 @@ function run(ws: WebSocket, exchange: Exchange): void {
   const base64 = protocol.includes('base64');
   const query = exchange.url.searchParams;
   const command = query.get('command') ?? 'silent';
-  const code = Number(query.get('code') ?? '0');
+  // `code=N`, or the command's first argument (`command=exit&command=42`, as kubectl sends argv).
+  const code = Number(query.get('code') ?? query.getAll('command')[1] ?? '0');
 
   const send = (channel: number, data: Buffer | string, callback?: (error?: Error) => void): void => {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
@@ -230,8 +231,12 @@ function run(ws: WebSocket, exchange: Exchange): void {
     }
     if (channel === 0 && command === 'echo') send(1, payload);
     if (channel === 4 && command === 'resize') {
-      const size = JSON.parse(payload.toString()) as { Width: number; Height: number };
-      send(1, `resize ${size.Width}x${size.Height}\n`);
+      // Go's encoding/json matches field names without regard to case: {"width":..} works too.
+      const size = Object.fromEntries(Object.entries(JSON.parse(payload.toString()) as object).map(([k, v]) => [k.toLowerCase(), v])) as {
+        width: number;
+        height: number;
+      };
+      send(1, `resize ${size.width}x${size.height}\n`);
       if (++resizes >= Number(query.get('count') ?? '1')) exit(0);
     }
   });
