@@ -265,6 +265,26 @@ describe('exec: heartbeat, close and abort', () => {
     await session.closed;
   });
 
+  it('a consumer holding the reads is not a dead peer, even when no pong can come', async () => {
+    const s = await server({ autoPong: false });
+    const session = await open(s, `command=stream&bytes=${16 * 1024 * 1024}`, { heartbeat: { interval: 10, timeout: 20 } });
+    let settled = false;
+    session.exitCode.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    // Nobody reads stdout: the session holds its reads while the probes go unanswered.
+    const exchange = await s.exchange(0);
+    await Promise.race([exchange.pinged(8), exchange.closed]);
+    expect(exchange.pings).toBeGreaterThanOrEqual(8);
+    expect(settled).toBe(false);
+    expect(exchange.closeCode).toBeUndefined();
+    let length = 0;
+    for await (const chunk of session.stdout) length += (chunk as Buffer).length;
+    expect(length).toBe(16 * 1024 * 1024);
+    expect(await session.exitCode).toBe(0);
+  });
+
   it('close() and the signal end the session; exitCode rejects with ExecInterruptedError', async () => {
     const s = await server();
     const controller = new AbortController();
