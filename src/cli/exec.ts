@@ -101,14 +101,28 @@ function describe(error: unknown): string {
   return oneLine(message + cause);
 }
 
-/** Wait until `source` has ended and everything it carried is written to `target`. */
+/**
+ * Wait until `source` has ended and everything it carried is written to `target`. A target that
+ * fails (a closed pipe: `wsengine exec ... | head -1`) drops the rest of the output instead of
+ * crashing the process; the session still runs to its exit code.
+ */
 function drained(source: Readable, target: Writable): Promise<void> {
   return new Promise<void>((resolve) => {
+    const onError = (): void => {
+      source.unpipe(target);
+      source.destroy();
+      resolve();
+    };
+    target.once('error', onError);
     source.pipe(target, { end: false });
     source.once('end', () => {
+      const done = (): void => {
+        target.off('error', onError);
+        resolve();
+      };
       // An empty write is called back once the writes before it are flushed.
-      if (target.writableEnded || target.destroyed) resolve();
-      else target.write('', () => resolve());
+      if (target.writableEnded || target.destroyed) done();
+      else target.write('', done);
     });
   });
 }

@@ -142,6 +142,23 @@ describe('wsengine exec (child process)', () => {
     expect((await s.exchange(0)).offered).toEqual(['v4.base64.channel.k8s.io']);
   });
 
+  it('a reader that goes away (| head -c 1) does not crash it: the output is dropped, the exit code kept', async () => {
+    const s = await server();
+    const child = spawn(process.execPath, [join(dir, 'cli/main.js'), 'exec', s.url(`command=stream&bytes=${8 * 1024 * 1024}`)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    cleanups.push(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill();
+    });
+    const stderr: Buffer[] = [];
+    child.stderr.on('data', (c: Buffer) => stderr.push(c));
+    await new Promise<void>((resolveFirst) => child.stdout.once('data', () => resolveFirst()));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolveExit) => child.on('close', (c) => resolveExit(c)));
+    expect(Buffer.concat(stderr).toString()).toBe('');
+    expect(code).toBe(0);
+  });
+
   it('a refused handshake prints its status and body on one line and exits 1', async () => {
     const body = '{\n  "kind": "Status",\n  "message": "pods \\"web-0\\" is forbidden",\n  "code": 403\n}';
     const s = await server({ refuse: { status: 403, body } });
