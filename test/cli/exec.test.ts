@@ -159,6 +159,28 @@ describe('wsengine exec (child process)', () => {
     expect(code).toBe(0);
   });
 
+  it('--tty in a real terminal (script(1)): raw mode passes Ctrl-C to the command, the size goes out first', async () => {
+    const s = await server({ supported: ['v5.channel.k8s.io'] });
+    const command = `stty cols 91 rows 27; exec ${process.execPath} ${join(dir, 'cli/main.js')} exec '${s.url('command=echo&until=q&code=3')}' --tty`;
+    const child = spawn('script', ['-qfec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    cleanups.push(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill();
+    });
+    const output: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => output.push(c));
+    const closed = new Promise<number | null>((resolveExit) => child.on('close', (c) => resolveExit(c)));
+    const exchange = await s.exchange(0);
+    // The size is sent once the terminal is in raw mode: from then on ^C is a byte, not SIGINT.
+    const resize = await exchange.receivedWhere((f) => f.channel === 4);
+    expect(String(resize.payload)).toBe('{"Width":91,"Height":27}');
+    child.stdin.write('\x03q');
+    expect(await closed).toBe(3);
+    const stdin = Buffer.concat(exchange.received.filter((f) => f.channel === 0).map((f) => f.payload));
+    expect(stdin.toString()).toBe('\x03q');
+    expect(exchange.url.searchParams.get('tty')).toBe('true');
+    expect(Buffer.concat(output).toString()).toContain('\x03q');
+  });
+
   it('a refused handshake prints its status and body on one line and exits 1', async () => {
     const body = '{\n  "kind": "Status",\n  "message": "pods \\"web-0\\" is forbidden",\n  "code": 403\n}';
     const s = await server({ refuse: { status: 403, body } });

@@ -4,7 +4,8 @@
  * subprotocol it supports (as wsstream does), then runs the command named by the `command`
  * query parameter:
  *
- *   echo [code=N]      stdin -> stdout until the CLOSE signal (v5), then exits with N (default 0)
+ *   echo [code=N] [until=S]  stdin -> stdout until the CLOSE signal (v5) or stdin holding S,
+ *                      then exits with N (default 0)
  *   exit code=N        exits with N at once (after "out\n" on stdout, "err\n" on stderr)
  *   fail               a failure that is not an exit code (Status InternalError; text before v4)
  *   resize count=N     writes "resize WxH\n" on stdout for each resize event; exits after N
@@ -57,6 +58,8 @@ export interface Exchange {
   pings: number;
   /** Resolves once `n` pings have arrived. */
   pinged(n: number): Promise<void>;
+  /** Resolves with the first frame received (earlier or later) that `test` accepts. */
+  receivedWhere(test: (frame: Received) => boolean): Promise<Received>;
   /** Bytes handed to the socket by `stream`. */
   sent: number;
   closeCode: number | undefined;
@@ -132,6 +135,7 @@ export async function startK8sServer(options: ServerOptions = {}): Promise<K8sTe
         .filter(Boolean);
       let resolveClosed!: (code: number) => void;
       const pingWaiters: Array<{ n: number; resolve: () => void }> = [];
+      const frameWaiters: Array<{ test: (frame: Received) => boolean; resolve: (frame: Received) => void }> = [];
       const exchange: Exchange = {
         protocol: ws.protocol,
         offered,
@@ -139,6 +143,10 @@ export async function startK8sServer(options: ServerOptions = {}): Promise<K8sTe
         headers: req.headers,
         received: [],
         pings: 0,
+        receivedWhere: (test) => {
+          const found = exchange.received.find(test);
+          return found ? Promise.resolve(found) : new Promise<Received>((resolve) => frameWaiters.push({ test, resolve }));
+        },
         pinged: (n) =>
           exchange.pings >= n ? Promise.resolve() : new Promise<void>((resolve) => pingWaiters.push({ n, resolve })),
         sent: 0,
@@ -163,7 +171,12 @@ export async function startK8sServer(options: ServerOptions = {}): Promise<K8sTe
           w.resolve(exchanges[w.n]!);
         }
       }
-      run(ws, exchange);
+      run(ws, exchange, (frame) => {
+        for (const w of frameWaiters.filter((w) => w.test(frame))) {
+          frameWaiters.splice(frameWaiters.indexOf(w), 1);
+          w.resolve(frame);
+        }
+      });
     });
   });
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
@@ -187,7 +200,7 @@ export async function startK8sServer(options: ServerOptions = {}): Promise<K8sTe
 }
 
 /** The server side of one exec. */
-function run(ws: WebSocket, exchange: Exchange): void {
+function run(ws: WebSocket, exchange: Exchange, onFrame: (frame: Received) => void): void {
   const protocol = exchange.protocol;
   const version = versionOf(protocol);
   const base64 = protocol.includes('base64');
@@ -223,13 +236,19 @@ function run(ws: WebSocket, exchange: Exchange): void {
       channel = raw[0]!;
       payload = raw.subarray(1);
     }
-    exchange.received.push({ raw, channel, payload });
+    const frame = { raw, channel, payload };
+    exchange.received.push(frame);
+    onFrame(frame);
     if (channel === 255 && version === 5 && payload[0] === 0) {
       // The client closed stdin.
       if (command === 'echo') exit(code);
       return;
     }
-    if (channel === 0 && command === 'echo') send(1, payload);
+    if (channel === 0 && command === 'echo') {
+      send(1, payload);
+      const until = query.get('until');
+      if (until !== null && payload.includes(until)) exit(code);
+    }
     if (channel === 4 && command === 'resize') {
       // Go's encoding/json matches field names without regard to case: {"width":..} works too.
       const size = Object.fromEntries(Object.entries(JSON.parse(payload.toString()) as object).map(([k, v]) => [k.toLowerCase(), v])) as {
