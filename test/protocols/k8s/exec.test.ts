@@ -184,6 +184,16 @@ describe('exec: v5 stdin end and resize', () => {
     expect(await exchange.closed).toBe(1000);
   });
 
+  it('a CLOSE signal from the server ends that stream alone', async () => {
+    const s = await server({ supported: ['v5.channel.k8s.io'] });
+    const session = await open(s, 'command=closeout');
+    const stdout = collect(session.stdout);
+    const stderr = collect(session.stderr);
+    expect(await stdout).toBe('a');
+    expect(await stderr).toBe('b');
+    expect(await session.exitCode).toBe(0);
+  });
+
   it('before v5, ending stdin sends nothing by default; with closeOnStdinEnd it closes the connection', async () => {
     const s = await server({ supported: ['v4.channel.k8s.io'] });
     const session = await open(s, 'command=echo');

@@ -13,6 +13,8 @@
  *   stream bytes=N     N bytes (byte i is i % 251) on stdout in 64 KiB messages, with backpressure
  *   bad kind=K         breaks the protocol: channel (byte 7), base64 (invalid), status (not
  *                      JSON), text (a text message on a binary protocol), binary (the reverse)
+ *   closeout           v5: "a" on stdout, the CLOSE signal for stdout [255, 1], more on stdout
+ *                      (to be ignored) and "b" on stderr, then exit 0
  *   env                the Authorization header, the offered subprotocols and the query, as JSON on stdout
  *   silent             nothing; the client closes
  *
@@ -288,6 +290,13 @@ function run(ws: WebSocket, exchange: Exchange, onFrame: (frame: Received) => vo
       else if (kind === 'binary') ws.send(Buffer.from([1, 104, 105]));
       break;
     }
+    case 'closeout':
+      send(1, 'a');
+      ws.send(Buffer.from([255, 1]));
+      send(1, 'ignored');
+      send(2, 'b');
+      exit(0);
+      break;
     case 'env':
       send(
         1,
