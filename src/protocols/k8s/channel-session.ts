@@ -10,9 +10,9 @@
  * server), the heartbeat does not take that silence for a dead peer, and output already received
  * is never dropped because the connection closed behind it.
  */
-import { ConnectionClosedError, UnsupportedOperationError, WebSocketCloseError } from '../../adapters/errors.js';
+import { ConnectionClosedError, InvalidArgumentError, UnsupportedOperationError, WebSocketCloseError } from '../../adapters/errors.js';
 import type { HandshakeResponse, HeaderInit, Message, WebSocketConnectionAdapter } from '../../adapters/types.js';
-import { HeartbeatTimeoutError, InvalidOptionError } from '../../engine/errors.js';
+import { HeartbeatTimeoutError } from '../../engine/errors.js';
 import { decodeServerMessage, encodeClientMessage, encodeCloseSignal, encodeResize, type ClientMessage } from './codec.js';
 import { ExecInterruptedError, K8sProtocolError } from './errors.js';
 import { Liveness } from './liveness.js';
@@ -182,7 +182,7 @@ export class ChannelSession {
   async resize(cols: number, rows: number): Promise<void> {
     for (const [name, value] of [['cols', cols], ['rows', rows]] as const) {
       if (!Number.isInteger(value) || value < 1 || value > 65535) {
-        throw new InvalidOptionError(name, `expected an integer from 1 to 65535, got ${String(value)}`);
+        throw new InvalidArgumentError(`resize: ${name} must be an integer from 1 to 65535, got ${String(value)}`);
       }
     }
     if (!this.#spec.resize) throw new UnsupportedOperationError(`${this.#spec.name} has no resize channel (v3 and later have)`);

@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HandshakeError } from '../../../src/adapters/errors.js';
+import { HandshakeError, InvalidArgumentError } from '../../../src/adapters/errors.js';
 import { HeartbeatTimeoutError, InvalidOptionError } from '../../../src/engine/errors.js';
 import { createNativeAdapter } from '../../../src/adapters/native/index.js';
 import {
@@ -223,7 +223,8 @@ describe('exec: v5 stdin end and resize', () => {
       [4, '{"Width":80,"Height":24}'],
       [4, '{"Width":132,"Height":43}'],
     ]);
-    await expect(session.resize(0, 24)).rejects.toThrow(/cols/);
+    await expect(session.resize(0, 24)).rejects.toThrow(InvalidArgumentError);
+    await expect(session.resize(80, 65536)).rejects.toThrow(/rows/);
   });
 
   it('resize before v3 is refused', async () => {
