@@ -19,13 +19,18 @@ import {
 } from './messages.js';
 import { decodeUtf16le, decodeUtf8 } from './text.js';
 
+/** A copy as a plain `Uint8Array` (`Buffer#slice` would return a view of the same memory). */
+function copy(data: Uint8Array, start: number, end = data.length): Uint8Array {
+  return new Uint8Array(data.subarray(start, end));
+}
+
 function fail(rule: WebWireRule, message: string, type: number, id?: Uint8Array): never {
   throw new WebWireProtocolError(rule, message, { messageType: type, id });
 }
 
 function readId(data: Uint8Array, type: number): Uint8Array {
   if (data.length < 1 + ID_LENGTH) fail('length', `a type-${type} message holds an ${ID_LENGTH}-byte id, got ${data.length - 1} bytes after the type`, type);
-  return data.slice(1, 1 + ID_LENGTH);
+  return copy(data, 1, 1 + ID_LENGTH);
 }
 
 function utf8(bytes: Uint8Array, what: string, type: number, id?: Uint8Array): string {
@@ -38,7 +43,7 @@ function utf8(bytes: Uint8Array, what: string, type: number, id?: Uint8Array): s
 
 /** A payload as its encoding says: bytes (copied), or text. */
 function decodePayload(bytes: Uint8Array, encoding: WebWirePayload['encoding'], type: number, id?: Uint8Array): WebWirePayload {
-  if (encoding === 'binary') return { encoding, data: bytes.slice() };
+  if (encoding === 'binary') return { encoding, data: copy(bytes, 0) };
   if (encoding === 'utf8') return { encoding, data: utf8(bytes, 'the payload', type, id) };
   if (bytes.length % 2 !== 0) fail('utf16-length', `a UTF-16 payload has even length, got ${bytes.length}`, type, id);
   return { encoding, data: decodeUtf16le(bytes) };
@@ -136,7 +141,7 @@ export function decodeMessage(data: Uint8Array): WebWireMessage {
       return { kind: 'session-closed', type };
     case WebWireType.CloseSession:
       exactLength(data, type, 1 + ID_LENGTH);
-      return { kind: 'close-session', type, id: data.slice(1) };
+      return { kind: 'close-session', type, id: copy(data, 1) };
     case WebWireType.RestoreSession: {
       const id = readId(data, type);
       if (data.length === 1 + ID_LENGTH) fail('session-key', 'a restore-session message carries the session key', type, id);
@@ -163,7 +168,7 @@ export function decodeMessage(data: Uint8Array): WebWireMessage {
     case WebWireType.ReplyUtf16: {
       // No padding byte, also for 193, and the payload may be empty.
       const id = readId(data, type);
-      return { kind: 'reply', type, id, encoding: encodingOf(type, WebWireType.ReplyBinary), bytes: data.slice(1 + ID_LENGTH) };
+      return { kind: 'reply', type, id, encoding: encodingOf(type, WebWireType.ReplyBinary), bytes: copy(data, 1 + ID_LENGTH) };
     }
     default:
       return fail('unknown-type', `${type} is not a WebWire message type`, type);
