@@ -239,7 +239,9 @@ export class WebWireClient implements AsyncIterable<WebWireSignal> {
       if (closed) this.#iterators.delete(it);
       this.#maybeResume();
     });
-    this.#iterators.add(iterator);
+    // Stopped: nothing more will come (as the engine's own iterators); before start(), wait.
+    if (this.#engine.state === 'stopped') iterator.end();
+    else this.#iterators.add(iterator);
     return iterator;
   }
 

@@ -200,6 +200,28 @@ describe('WebWire client: signals', () => {
   });
 });
 
+describe('WebWire client: signal backpressure', () => {
+  it('an iterator signalBuffer behind holds the reads until it catches up, losing nothing', async () => {
+    const { client } = await setup();
+    const c = client({ signalBuffer: 3 });
+    await c.start();
+    const iterator = c.signals();
+    let seen = 0;
+    c.on('signal', () => seen++);
+    const flood = c.request('signal-flood', 'x');
+    while (seen < 3) await nextEvent(c, 'signal');
+    expect(c.engine.paused).toBe(true);
+    const payloads: unknown[] = [];
+    for await (const signal of iterator) {
+      payloads.push(signal.payload);
+      if (payloads.length === 20) break;
+    }
+    expect(payloads).toEqual(Array.from({ length: 20 }, (_, i) => String(i)));
+    await flood;
+    expect(c.engine.paused).toBe(false);
+  });
+});
+
 describe('WebWire client: sessions', () => {
   it('keeps the session from session created, restores it after a forced reconnect before queued requests', async () => {
     const { client, server } = await setup();
@@ -289,6 +311,20 @@ describe('WebWire client: sessions', () => {
     expect(await c.request('whoami', 'x')).toBe(c.session!.key);
   });
 
+  it('an unanswered restore replaces the connection, and the next one restores', async () => {
+    const { client, server } = await setup();
+    const c = client({ restore: { timeout: 50 } });
+    await c.start();
+    await c.request('login', 'gus');
+    server.ignoreRestores = 1;
+    const restored = nextEvent(c, 'session-restored');
+    server.cutAll();
+    await restored;
+    expect(server.restores).toBe(2);
+    expect(c.engine.metrics().reconnects).toBe(2);
+    expect(await c.request('whoami', 'x')).toBe(c.session!.key);
+  });
+
   it('SESSION_ACTIVE past restore.retries counts as refused', async () => {
     const { client, server } = await setup();
     const c = client({ restore: { retries: 1, minDelay: 5 } });
@@ -309,6 +345,7 @@ describe('WebWire client: bad input from the server', () => {
     ['send-unknown-id', 'unknown-id'],
     ['send-unknown-type', 'unknown-type'],
     ['send-text', 'text-frame'],
+    ['send-request', 'unexpected'],
   ])('%s is reported as %s and the connection is kept', async (name, rule) => {
     const { client } = await setup();
     const c = client();
@@ -319,6 +356,16 @@ describe('WebWire client: bad input from the server', () => {
     expect(error).toBeInstanceOf(WebWireProtocolError);
     expect(error.rule).toBe(rule);
     expect(c.engine.metrics().connects).toBe(1);
+  });
+
+  it('a reply that breaks the protocol fails its request with the rule', async () => {
+    const { client } = await setup();
+    const c = client();
+    await c.start();
+    const reported = nextEvent(c, 'protocol-error');
+    expect(await rejection(c.request('odd-utf16', 'x'))).toMatchObject({ rule: 'utf16-length' });
+    expect((await reported)[0].rule).toBe('utf16-length');
+    expect(await c.request('echo', 'kept')).toBe('kept');
   });
 
   it('a reply over maxPayload fails its request and is reported; the connection is kept', async () => {

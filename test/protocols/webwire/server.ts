@@ -13,7 +13,10 @@
  * - `whoami`: the session key of this connection (or "") as UTF-8
  * - `signal-me`: three server signals (`bin`, `u8`, `u16`), then an empty reply
  * - `cut`: closes the TCP connection without a close frame, no reply
- * - `send-malformed`, `send-unknown-id`, `send-unknown-type`, `send-text`: that first, then the reply "after"
+ * - `send-malformed`, `send-unknown-id`, `send-unknown-type`, `send-text`, `send-request`: that
+ *   first, then the reply "after"
+ * - `odd-utf16`: a UTF-16 reply of odd length
+ * - `signal-flood`: twenty signals `flood` with payloads "0".."19", then an empty reply
  * Anything it cannot parse closes the TCP connection without a close frame, as webwire-go does.
  */
 import { randomBytes } from 'node:crypto';
@@ -49,6 +52,8 @@ export class WebWireTestServer extends EventEmitter {
   readonly signals: ReceivedSignal[] = [];
   /** Answer this many restores with `SESSION_ACTIVE` before serving them. */
   activeRefusals = 0;
+  /** Leave this many restores unanswered. */
+  ignoreRestores = 0;
   /** Answer every restore with `SESSIONS_DISABLED`. */
   sessionsDisabled = false;
   /** Requests received, by name, in order. */
@@ -204,6 +209,10 @@ export class WebWireTestServer extends EventEmitter {
   #restore(conn: Conn, id: Buffer, key: string): void {
     this.restores++;
     this.emit('restore', key);
+    if (this.ignoreRestores > 0) {
+      this.ignoreRestores--;
+      return;
+    }
     const refuse = (code: string): void => void conn.ws.send(errorReply(id, code, `restore refused: ${code}`));
     if (this.sessionsDisabled) return refuse('SESSIONS_DISABLED');
     const session = this.sessions.get(key);
@@ -263,6 +272,14 @@ export class WebWireTestServer extends EventEmitter {
       case 'send-unknown-type':
         conn.ws.send(Buffer.of(99, 1, 2, 3));
         return after();
+      case 'send-request':
+        conn.ws.send(Buffer.concat([Buffer.of(128), id, Buffer.of(0), Buffer.from('to the client?')]));
+        return after();
+      case 'odd-utf16':
+        return reply(2, Buffer.of(0x41, 0, 0x42));
+      case 'signal-flood':
+        for (let i = 0; i < 20; i++) conn.ws.send(signal('flood', 'utf8', Buffer.from(String(i))));
+        return reply(0, Buffer.alloc(0));
       case 'send-text':
         conn.ws.send('a text message');
         return after();
