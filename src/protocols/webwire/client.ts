@@ -10,7 +10,7 @@
  */
 import { ConnectionClosedError, InvalidArgumentError, WebSocketCloseError } from '../../adapters/errors.js';
 import { MessageType, type Message } from '../../adapters/types.js';
-import { createEngine, type Engine, type EngineOptions } from '../../engine/engine.js';
+import { createEngine, type Engine, type EngineOptions, type HookContext, type StartOptions } from '../../engine/engine.js';
 import { EngineStoppedError, NotConnectedError } from '../../engine/errors.js';
 import { TypedEmitter } from '../../engine/events.js';
 import { RequestNotSentError, RequestOutcomeUnknownError, RequestTimeoutError } from '../rpc/errors.js';
@@ -129,15 +129,26 @@ export class WebWireClient implements AsyncIterable<WebWireSignal> {
   #session: WebWireSession | undefined;
   #ready = false;
   #connectionId: string | undefined;
+  /** The hook context of the current connection: writes go through it, so they never reach a later one. */
+  #ctx: HookContext | undefined;
+  #restoring = false;
   #restoreTimer: ReturnType<typeof globalThis.setTimeout> | undefined;
   #pausedForIterators = false;
 
   constructor(options: WebWireClientOptions) {
     this.#options = resolveWebWireOptions(options, fetchProtocolVersion);
     this.#engineOptions = options;
-    const engineOptions: EngineOptions = { ...options, onMessage: (message) => this.#inbound(message) };
+    const engineOptions: EngineOptions = { ...options };
     delete (engineOptions as { outbox?: unknown }).outbox;
     this.#engine = createEngine(engineOptions);
+    // Every inbound message is WebWire's: consumed here, never delivered as a raw message.
+    this.#engine.intercept((message) => {
+      this.#inbound(message);
+      return true;
+    });
+    // The restore goes out first on a new connection, before anything else is written.
+    this.#engine.addOpenHook((ctx) => this.#opening(ctx));
+    // Requests flow once the connection is open (and restored): then every write has a connection to go to.
     this.#engine.on('open', (info) => this.#opened(info.connectionId));
     this.#engine.on('close', (info) => this.#closed(info.connectionId, info.error));
     this.#engine.on('stopped', (info) => this.#stopped(info.error));
@@ -172,20 +183,21 @@ export class WebWireClient implements AsyncIterable<WebWireSignal> {
 
   /**
    * Connect: check the protocol version first when `protocolVersion` asks for it, then start the
-   * engine. Resolves once the first connection is open.
+   * engine. Resolves once the first connection is open. `signal` bounds the whole start.
    */
-  async start(): Promise<void> {
+  async start(options: StartOptions = {}): Promise<void> {
     const fetcher = this.#options.protocolVersion;
     if (fetcher) {
       const option = this.#engineOptions.url;
       const url = typeof option === 'function' ? await option() : option;
       const openTimeout = (this.#engineOptions.reconnect || undefined)?.openTimeout ?? 10_000;
-      const version = await fetcher(httpUrlOf(url), AbortSignal.timeout(openTimeout));
+      const timeout = AbortSignal.timeout(openTimeout);
+      const version = await fetcher(httpUrlOf(url), options.signal ? AbortSignal.any([options.signal, timeout]) : timeout);
       if (version !== WEBWIRE_PROTOCOL_VERSION) {
         throw new WebWireVersionError(`The server speaks WebWire ${version}; this client speaks ${WEBWIRE_PROTOCOL_VERSION}`, version);
       }
     }
-    await this.#engine.start();
+    await this.#engine.start(options);
   }
 
   /** Close the connection and stop; waiting requests fail with `RequestNotSentError`. The session is kept for a later `start()`. */
@@ -332,7 +344,9 @@ export class WebWireClient implements AsyncIterable<WebWireSignal> {
 
   #write(entry: Outgoing): void {
     entry.phase = 'writing';
-    this.#engine.sendBinary(entry.bytes).then(
+    const ctx = this.#ctx;
+    const writing = ctx ? ctx.sendBinary(entry.bytes) : Promise.reject(new NotConnectedError());
+    writing.then(
       () => {
         if (entry.phase !== 'writing') return;
         entry.phase = 'sent';
@@ -341,10 +355,10 @@ export class WebWireClient implements AsyncIterable<WebWireSignal> {
       (error: unknown) => {
         if (entry.phase !== 'writing') return;
         if (entry.waits && isConnectionGone(error)) {
-          // Not handed to the socket: it waits for the next connection, first in line.
+          // Not handed to the socket (the connection is ending; its close event follows): it
+          // waits for the next connection, first in line.
           entry.phase = 'queued';
-          if (this.#ready) this.#write(entry);
-          else this.#queue.unshift(entry);
+          this.#queue.unshift(entry);
           return;
         }
         this.#settle(entry, new RequestNotSentError('The message could not be written', { cause: error }));
@@ -361,13 +375,22 @@ export class WebWireClient implements AsyncIterable<WebWireSignal> {
 
   // --- connection life -----------------------------------------------------------------------
 
+  /** Open hook: a new connection. With a session, restore it before anything else goes out. */
+  #opening(ctx: HookContext): void {
+    this.#ctx = ctx;
+    this.#connectionId = ctx.connectionId;
+    this.#ready = false;
+    this.#restoring = this.#session !== undefined;
+    if (this.#restoring) this.#restore(ctx.connectionId, 0);
+  }
+
+  /** The connection is open (the engine reads from it now); without a restore under way, requests flow. */
   #opened(connectionId: string): void {
-    this.#connectionId = connectionId;
-    if (this.#session) this.#restore(connectionId, 0);
-    else this.#becomeReady();
+    if (connectionId === this.#connectionId && !this.#restoring) this.#becomeReady();
   }
 
   #becomeReady(): void {
+    this.#restoring = false;
     this.#ready = true;
     this.#events.emit('ready');
     this.#flush();
@@ -435,7 +458,9 @@ export class WebWireClient implements AsyncIterable<WebWireSignal> {
   #closed(connectionId: string, error: unknown): void {
     if (this.#connectionId !== connectionId) return;
     this.#connectionId = undefined;
+    this.#ctx = undefined;
     this.#ready = false;
+    this.#restoring = false;
     if (this.#restoreTimer !== undefined) globalThis.clearTimeout(this.#restoreTimer);
     this.#restoreTimer = undefined;
     const cause = error ?? new EngineStoppedError('The connection was closed');
@@ -448,6 +473,9 @@ export class WebWireClient implements AsyncIterable<WebWireSignal> {
 
   #stopped(error: unknown): void {
     this.#ready = false;
+    this.#restoring = false;
+    this.#ctx = undefined;
+    this.#connectionId = undefined;
     const cause = error ?? new EngineStoppedError();
     for (const entry of [...this.#active]) {
       this.#settle(

@@ -35,13 +35,17 @@ describe('WebWire client: requests', () => {
     expect(await c.request('empty', 'p')).toEqual(new Uint8Array(0));
   });
 
-  it('many concurrent requests each get their own reply', async () => {
+  it('many concurrent requests each get their own reply; no raw message reaches the engine’s listeners', async () => {
     const { client } = await setup();
     const c = client();
+    const raw: unknown[] = [];
+    c.engine.on('message', (message) => raw.push(message));
     await c.start();
     const texts = Array.from({ length: 50 }, (_, i) => `message ${i}`);
     const replies = await Promise.all(texts.map((text, i) => c.request('echo', text, { encoding: i % 2 ? 'utf16' : 'utf8' })));
     expect(replies).toEqual(texts);
+    expect(raw).toEqual([]);
+    expect(c.engine.metrics().messagesIn).toBe(50);
   });
 
   it('error replies reject with WebWireRequestError { code, message }', async () => {
@@ -395,6 +399,24 @@ describe('WebWire loopback server', () => {
   it('answers the WEBWIRE method with its protocol version', async () => {
     const { server } = await setup();
     expect(await fetchProtocolVersion(httpUrlOf(server.url), AbortSignal.timeout(5000))).toBe('1.1');
+  });
+});
+
+describe('WebWire client: options and start', () => {
+  it('refuses invalid options, naming them', async () => {
+    const { client } = await setup();
+    expect(() => client({ requestTimeout: -1 })).toThrow(/requestTimeout/);
+    expect(() => client({ restore: { retries: 1.5 } })).toThrow(/restore\.retries/);
+    expect(() => client({ onMessage: () => {} } as never)).toThrow(/onMessage/);
+    expect(() => client({ protocolVersion: 'yes' as never })).toThrow(/protocolVersion/);
+  });
+
+  it('start({ signal }) bounds the version check and the start', async () => {
+    const { client, server } = await setup();
+    const c = client({ protocolVersion: true });
+    const error = await rejection(c.start({ signal: AbortSignal.abort(new Error('not now')) }));
+    expect(error).toMatchObject({ message: 'not now' });
+    expect(server.connections).toBe(0);
   });
 });
 
