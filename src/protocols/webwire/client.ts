@@ -4,9 +4,10 @@
  *
  * The engine keeps the connection (reconnect with backoff, heartbeat: protocol 1.1 has no
  * heartbeat message, so the engine's ping frames are what catch a silent server). The client
- * reads every inbound message, correlates replies by their 8-byte id, and holds its own queue of
- * requests and signals: they flow only once a connection is open and, when there is a session,
- * once it has been restored on that connection.
+ * consumes every inbound message (`engine.intercept`), correlates replies by their 8-byte id, and
+ * holds its own queue of requests and signals: they flow only once a connection is open and, when
+ * there is a session, once it has been restored on that connection (the restore is written by an
+ * open hook, ahead of everything else).
  */
 import { ConnectionClosedError, InvalidArgumentError, WebSocketCloseError } from '../../adapters/errors.js';
 import { MessageType, type Message } from '../../adapters/types.js';
