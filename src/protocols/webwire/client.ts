@@ -289,6 +289,9 @@ export class WebWireClient implements AsyncIterable<WebWireSignal> {
     if (!this.#ready && !waits) {
       return Promise.reject(new RequestNotSentError('Not sent: no connection ready', { cause: new NotConnectedError() }));
     }
+    if (!this.#ready && this.#queue.length >= this.#options.maxQueued) {
+      return Promise.reject(new RequestNotSentError(`Not sent: ${this.#queue.length} messages already wait for the connection (maxQueued)`));
+    }
     return new Promise((resolve, reject) => {
       const entry: Outgoing = {
         key,

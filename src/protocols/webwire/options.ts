@@ -29,6 +29,8 @@ export interface WebWireClientOptions extends Omit<EngineOptions, 'onMessage' | 
    * client does; `false` fails them at once with `RequestNotSentError`.
    */
   readonly queue?: boolean;
+  /** Requests and signals that may wait for the connection at once; more fail with `RequestNotSentError`. Default 10000. */
+  readonly maxQueued?: number;
   /** Largest WebWire message accepted, in bytes; a bigger one is reported and dropped. Default 16 MiB. */
   readonly maxPayload?: number;
   /**
@@ -45,6 +47,7 @@ export interface WebWireClientOptions extends Omit<EngineOptions, 'onMessage' | 
 export interface ResolvedWebWireOptions {
   readonly requestTimeout: number;
   readonly queue: boolean;
+  readonly maxQueued: number;
   readonly maxPayload: number;
   readonly protocolVersion: ProtocolVersionFetcher | undefined;
   readonly restoreRetries: number;
@@ -85,6 +88,7 @@ export function resolveWebWireOptions(
   return {
     requestTimeout: ms('requestTimeout', options.requestTimeout, 60_000, 1),
     queue: options.queue ?? true,
+    maxQueued: Math.floor(ms('maxQueued', options.maxQueued, 10_000)),
     maxPayload: ms('maxPayload', options.maxPayload, 16 * 1024 * 1024, 1),
     protocolVersion: version === true ? defaultFetcher : version === false ? undefined : version,
     restoreRetries: retries,

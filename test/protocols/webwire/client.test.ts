@@ -110,6 +110,19 @@ describe('WebWire client: requests', () => {
     expect(await waiting).toBe('waited');
   });
 
+  it('at most maxQueued wait for the connection', async () => {
+    const { client } = await setup();
+    const c = client({ maxQueued: 2 });
+    const first = c.request('echo', 'one');
+    const second = c.signal('s', 'two');
+    const refused = await rejection(c.request('echo', 'three'));
+    expect(refused).toBeInstanceOf(RequestNotSentError);
+    expect((refused as Error).message).toMatch(/maxQueued/);
+    await c.start();
+    expect(await first).toBe('one');
+    await second;
+  });
+
   it('a request still waiting for a connection at its timeout was not sent', async () => {
     const { client } = await setup();
     const c = client();
