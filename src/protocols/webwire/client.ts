@@ -86,6 +86,9 @@ interface Outgoing {
   onTimeout(): void;
 }
 
+/** The heartbeat request's payload: a request may not be empty. */
+const PING_PAYLOAD: WebWirePayload = { encoding: 'binary', data: Uint8Array.of(0) };
+
 function isConnectionGone(error: unknown): boolean {
   return error instanceof NotConnectedError || error instanceof WebSocketCloseError || error instanceof ConnectionClosedError;
 }
@@ -139,7 +142,7 @@ export class WebWireClient implements AsyncIterable<WebWireSignal> {
   constructor(options: WebWireClientOptions) {
     this.#options = resolveWebWireOptions(options, fetchProtocolVersion);
     this.#engineOptions = options;
-    const engineOptions: EngineOptions = { ...options };
+    const engineOptions: EngineOptions = { ...options, heartbeat: this.#heartbeat(options) };
     delete (engineOptions as { outbox?: unknown }).outbox;
     this.#engine = createEngine(engineOptions);
     // Every inbound message is WebWire's: consumed here, never delivered as a raw message.
@@ -153,6 +156,31 @@ export class WebWireClient implements AsyncIterable<WebWireSignal> {
     this.#engine.on('open', (info) => this.#opened(info.connectionId));
     this.#engine.on('close', (info) => this.#closed(info.connectionId, info.error));
     this.#engine.on('stopped', (info) => this.#stopped(info.error));
+  }
+
+  /**
+   * The engine's heartbeat, with `pingRequest` as its application-level probe: the engine uses
+   * ping frames where it can and falls back to this request where it cannot. The probe's reply
+   * is recognised by its id and taken by the heartbeat before the client sees it.
+   */
+  #heartbeat(options: WebWireClientOptions): EngineOptions['heartbeat'] {
+    const name = options.pingRequest;
+    if (name === undefined || options.heartbeat === false) return options.heartbeat;
+    let probe = 0;
+    return {
+      ...options.heartbeat,
+      message: () => {
+        const { key, id } = this.#correlator.next();
+        probe = key;
+        return { type: MessageType.Binary, data: encodeRequest(id, name, PING_PAYLOAD) };
+      },
+      isPong: (message) => {
+        if (message.type !== MessageType.Binary || message.data.length < 9) return false;
+        const type = message.data[0];
+        const reply = type === WebWireType.ErrorReply || (type! >= WebWireType.ReplyBinary && type! <= WebWireType.ReplyUtf16);
+        return reply && idCounter(message.data.subarray(1, 9)) === probe;
+      },
+    };
   }
 
   /** The engine under the client: its state, events, metrics. */

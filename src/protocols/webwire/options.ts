@@ -3,6 +3,7 @@
  */
 import type { EngineOptions } from '../../engine/engine.js';
 import { InvalidOptionError } from '../../engine/errors.js';
+import { checkName } from './encode.js';
 import type { ProtocolVersionFetcher } from './version.js';
 
 /** Retrying a session restore the server refused with `SESSION_ACTIVE`. */
@@ -40,6 +41,13 @@ export interface WebWireClientOptions extends Omit<EngineOptions, 'onMessage' | 
   readonly protocolVersion?: boolean | ProtocolVersionFetcher;
   /** Session restore after a reconnect. */
   readonly restore?: WebWireRestoreOptions;
+  /**
+   * The name of a request the server answers cheaply, used as the heartbeat probe where ping
+   * frames are unavailable (the browser adapter): protocol 1.1 has no heartbeat message, and
+   * without a probe the engine can only watch for traffic. Any reply to it, an error reply
+   * included, is a sign of life. Default none.
+   */
+  readonly pingRequest?: string;
   /** Signals an iterator buffers before the client holds the engine's reads. Default 1024. */
   readonly signalBuffer?: number;
 }
@@ -72,6 +80,13 @@ export function resolveWebWireOptions(
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'expected an object');
   if ('onMessage' in options && options.onMessage !== undefined) {
     throw new InvalidOptionError('onMessage', 'the WebWire client reads every message; listen to its events instead');
+  }
+  if (options.pingRequest !== undefined) {
+    try {
+      checkName(options.pingRequest);
+    } catch (error) {
+      throw new InvalidOptionError('pingRequest', (error as Error).message);
+    }
   }
   if (options.queue !== undefined && typeof options.queue !== 'boolean') {
     throw new InvalidOptionError('queue', `expected a boolean, got ${typeof options.queue}`);

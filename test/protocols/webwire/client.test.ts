@@ -4,7 +4,9 @@
  * refused restores, and bad input from the server.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket as UndiciWebSocket } from 'undici';
 import { WebSocket } from 'ws';
+import { createBrowserAdapter } from '../../../src/adapters/browser.js';
 import { rejection } from '../../../src/testing/rejection.js';
 import {
   RequestNotSentError,
@@ -166,6 +168,29 @@ describe('WebWire client: requests', () => {
     await timedOut;
     expect(await rejection(slow)).toBeInstanceOf(RequestOutcomeUnknownError);
     expect(await c.request('echo', 'new connection')).toBe('new connection');
+  });
+});
+
+describe('WebWire client: heartbeat without ping frames', () => {
+  it('probes with pingRequest through the browser adapter, and replaces a silent connection', async () => {
+    const { client, server } = await setup();
+    const c = client({
+      adapter: () => createBrowserAdapter({ WebSocket: UndiciWebSocket as never }),
+      pingRequest: 'echo',
+      heartbeat: { interval: 30, timeout: 500 },
+    });
+    const reported: unknown[] = [];
+    c.on('protocol-error', (error) => reported.push(error));
+    const engine = { once: (e: string, l: (...args: unknown[]) => void) => c.engine.once(e as 'pong', l) };
+    await c.start();
+    await nextOf(engine, 'pong');
+    await nextOf(engine, 'pong');
+    expect(server.requests.filter((name) => name === 'echo').length).toBeGreaterThanOrEqual(2);
+    expect(reported).toEqual([]);
+    expect(await c.request('echo', 'between probes')).toBe('between probes');
+    const dead = nextOf(engine, 'heartbeat-timeout');
+    server.silence();
+    await dead;
   });
 });
 
