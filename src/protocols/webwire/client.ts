@@ -314,6 +314,9 @@ export class WebWireClient implements AsyncIterable<WebWireSignal> {
       return Promise.reject(error);
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#engine.state === 'stopped') {
+      return Promise.reject(new RequestNotSentError('Not sent: the client is stopped', { cause: new NotConnectedError() }));
+    }
     if (!this.#ready && !waits) {
       return Promise.reject(new RequestNotSentError('Not sent: no connection ready', { cause: new NotConnectedError() }));
     }

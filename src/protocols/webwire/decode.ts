@@ -95,6 +95,9 @@ function decodeJsonObject(bytes: Uint8Array, what: string, type: number, id?: Ui
   return value as Record<string, unknown>;
 }
 
+/** RFC 3339 section 5.6 date-time, as Go's `time.Time` marshals it (fractions to nanoseconds). */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
 /** The session JSON `{"key", "crt", "inf"}` in UTF-8, as sent in `session created` and a restore reply. */
 export function decodeSession(bytes: Uint8Array, type: number = WebWireType.SessionCreated, id?: Uint8Array): WebWireSession {
   const object = decodeJsonObject(bytes, 'the session', type, id);
@@ -105,7 +108,7 @@ export function decodeSession(bytes: Uint8Array, type: number = WebWireType.Sess
     throw error;
   }
   const crt = object.crt;
-  const created = typeof crt === 'string' ? new Date(crt) : undefined;
+  const created = typeof crt === 'string' && RFC3339.test(crt) ? new Date(crt) : undefined;
   if (created === undefined || Number.isNaN(created.getTime())) fail('json', 'the session "crt" is not an RFC 3339 time', type, id);
   return { key: object.key, created, info: object.inf ?? null };
 }

@@ -3,6 +3,7 @@
  * error replies, timeouts, aborts, drops, signals both ways, sessions kept across reconnects,
  * refused restores, and bad input from the server.
  */
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket as UndiciWebSocket } from 'undici';
 import { WebSocket } from 'ws';
@@ -155,6 +156,16 @@ describe('WebWire client: requests', () => {
     const waiting = c.request('echo', 'x');
     await c.stop();
     expect(await rejection(waiting)).toBeInstanceOf(RequestNotSentError);
+  });
+
+  it('after stop(), requests fail at once until the next start()', async () => {
+    const { client } = await setup();
+    const c = client();
+    await c.start();
+    await c.stop();
+    expect(await rejection(c.request('echo', 'x'))).toBeInstanceOf(RequestNotSentError);
+    await c.start();
+    expect(await c.request('echo', 'again')).toBe('again');
   });
 
   it('the engine heartbeat (on by default) replaces a silent connection', async () => {
@@ -397,6 +408,20 @@ describe('WebWire client: bad input from the server', () => {
     const [error] = await reported;
     expect(error).toBeInstanceOf(WebWireProtocolError);
     expect(error.rule).toBe(rule);
+    expect(c.engine.metrics().connects).toBe(1);
+  });
+
+  it('random bytes from the server are reported as WebWireProtocolError, never thrown; the connection stays', async () => {
+    const { client, server } = await setup();
+    const c = client();
+    const reported: unknown[] = [];
+    c.on('protocol-error', (error) => reported.push(error));
+    await c.start();
+    const samples = fc.sample(fc.uint8Array({ minLength: 0, maxLength: 40 }), { numRuns: 200, seed: 4 });
+    for (const data of samples) server.sendRaw(Buffer.from(data));
+    expect(await c.request('echo', 'still here')).toBe('still here');
+    expect(reported.length).toBeGreaterThan(100);
+    for (const error of reported) expect(error).toBeInstanceOf(WebWireProtocolError);
     expect(c.engine.metrics().connects).toBe(1);
   });
 

@@ -134,6 +134,7 @@ describe('WebWire rules', () => {
     ['a session without key', bytes(21, ...ascii('{"crt":"2018-03-03T12:00:00Z"}')), 'session-key'],
     ['a session with a bad time', bytes(21, ...ascii('{"key":"k","crt":"yesterday"}')), 'json'],
     ['a restore without key', bytes(32, ...ID), 'session-key'],
+    ['a session time that is not RFC 3339', bytes(21, ...ascii('{"key":"k","crt":"March 3, 2018"}')), 'json'],
   ])('%s', (_label, data, rule) => {
     expect(ruleOf(() => decodeMessage(data))).toBe(rule);
   });
