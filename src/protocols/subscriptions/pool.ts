@@ -15,7 +15,7 @@
 import { createEngine, type Engine, type EngineOptions } from '../../engine/engine.js';
 import { EngineStoppedError, InvalidOptionError } from '../../engine/errors.js';
 import { TypedEmitter } from '../../engine/events.js';
-import { PoolFullError } from './errors.js';
+import { PoolFullError, SubscriptionClosedError } from './errors.js';
 import { chooseSlot, planMoves, type PlacementLimits } from './placement.js';
 import { TokenBucket, validateRate, type RateOptions } from './rate-limit.js';
 import {
@@ -108,6 +108,9 @@ interface Placed {
   home: number;
   host: number;
   readonly spec: SubscriptionSpec;
+  /** Settles the caller's promise: on the first confirmation anywhere, whichever connection hosts it. */
+  ready: { resolve: () => void; reject: (error: unknown) => void } | undefined;
+  readonly promise: Promise<void>;
 }
 
 function integer(name: string, value: number | undefined, fallback: number, min: number): number {
@@ -192,7 +195,17 @@ export function createSubscriptionPool<Data = unknown>(options: SubscriptionPool
     registry.on('message', (m) => deliver({ key: m.key, data: m.data as Data, message: m.message, connection: index }));
     registry.on('gap', (gap) => events.emit('gap', { ...gap, connection: index }));
     registry.on('stale', (info) => events.emit('stale', { ...info, connection: index }));
-    registry.on('failed', (key, error) => events.emit('failed', key, error));
+    registry.on('subscribed', (key) => {
+      const where = placed.get(key);
+      where?.ready?.resolve();
+      if (where) where.ready = undefined;
+    });
+    registry.on('failed', (key, error) => {
+      const where = placed.get(key);
+      where?.ready?.reject(error);
+      if (where) where.ready = undefined;
+      events.emit('failed', key, error);
+    });
     registry.on('error', report);
     engine.on('open', () => onUp(slot));
     engine.on('close', () => onDown(slot));
@@ -278,13 +291,20 @@ export function createSubscriptionPool<Data = unknown>(options: SubscriptionPool
 
   function subscribeOne(key: string, spec: SubscriptionSpec): Promise<void> {
     const existing = placed.get(key);
-    if (existing !== undefined) return slots[existing.host]!.registry.subscribe(key, existing.spec);
+    if (existing !== undefined) return existing.promise;
     const index = chooseSlot(loads(), limits);
     if (index < 0) return Promise.reject(new PoolFullError(limits.maxConnections * limits.maxPerConnection));
     const slot = index === slots.length ? openSlot() : slots[index]!;
-    placed.set(key, { home: index, host: index, spec });
+    let ready!: { resolve: () => void; reject: (error: unknown) => void };
+    const promise = new Promise<void>((resolve, reject) => {
+      ready = { resolve, reject };
+    });
+    promise.catch(() => {});
+    placed.set(key, { home: index, host: index, spec, ready, promise });
     slot.hosted.add(key);
-    return slot.registry.subscribe(key, spec);
+    // The registry's own promise ends when the subscription moves: the pool's follows it.
+    slot.registry.subscribe(key, spec).catch(() => {});
+    return promise;
   }
 
   const pool: SubscriptionPool<Data> = {
@@ -303,6 +323,7 @@ export function createSubscriptionPool<Data = unknown>(options: SubscriptionPool
         const where = placed.get(key);
         if (where === undefined) continue;
         placed.delete(key);
+        where.ready?.reject(new SubscriptionClosedError(`Unsubscribed from ${key} before it was active`));
         const slot = slots[where.host]!;
         slot.hosted.delete(key);
         pending.push(slot.registry.unsubscribe(key));
@@ -340,6 +361,7 @@ export function createSubscriptionPool<Data = unknown>(options: SubscriptionPool
       life.abort(new EngineStoppedError('The pool stopped'));
       connectBucket?.cancelAll(new EngineStoppedError('The pool stopped'));
       const all = slots.splice(0);
+      for (const where of placed.values()) where.ready?.reject(new SubscriptionClosedError('The pool stopped'));
       placed.clear();
       for (const slot of all) slot.registry.close();
       await Promise.all(all.map((slot) => slot.engine.stop()));
