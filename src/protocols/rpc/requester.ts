@@ -133,6 +133,8 @@ interface Link {
   dead: boolean;
 }
 
+const NONE: readonly Pending[] = [];
+
 /** A unit waiting for a slot: one request, or one batch written as one frame. */
 type Unit = readonly Pending[];
 
@@ -298,7 +300,7 @@ export function createRequester<Request, Result>(
   }
 
   function sendEntries(entries: readonly Pending[], context: HookContext | undefined, resend: boolean): void {
-    const live = entries.filter((entry) => !entry.settled);
+    const live = entries.length === 1 ? (entries[0]!.settled ? NONE : entries) : entries.filter((entry) => !entry.settled);
     if (live.length === 0) return;
     if (context === undefined && !isOpen()) {
       const cause = new NotConnectedError(`Cannot send: the engine is ${engine.state}`);
@@ -351,7 +353,7 @@ export function createRequester<Request, Result>(
   function pump(): void {
     while (waiting.length > 0) {
       const unit = waiting[0]!;
-      const live = unit.filter((entry) => !entry.settled);
+      const live = unit.length === 1 ? (unit[0]!.settled ? NONE : unit) : unit.filter((entry) => !entry.settled);
       if (live.length > 0 && inFlight > 0 && inFlight + live.length > maxInFlight) return;
       waiting.shift();
       if (live.length === 0) continue;
@@ -505,6 +507,16 @@ export function createRequester<Request, Result>(
       }
       if (batch) sendEntries(entries, context, false);
       else for (const entry of entries) sendEntries([entry], context, false);
+      return promises;
+    }
+    if (waiting.length === 0 && (inFlight === 0 || inFlight + entries.length <= maxInFlight)) {
+      // Nobody waits and there is room: straight out, without queueing.
+      for (const entry of entries) {
+        entry.counted = true;
+        inFlight++;
+      }
+      if (batch) sendEntries(entries, undefined, false);
+      else for (const entry of entries) sendEntries([entry], undefined, false);
       return promises;
     }
     waitingCount += entries.length;
