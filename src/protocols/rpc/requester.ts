@@ -227,7 +227,11 @@ export function createRequester<Request, Result>(
     if (link.dead) return;
     link.dead = true;
     links.delete(link.id);
-    for (const entry of link.written) lost(entry, cause);
+    for (const entry of link.written) {
+      // Still being handed to the socket: its write's outcome decides (rejected: not sent).
+      if (entry.state === 'sending') continue;
+      lost(entry, cause);
+    }
     link.written.clear();
   }
 

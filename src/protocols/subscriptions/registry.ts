@@ -118,8 +118,11 @@ export interface SubscriptionsEvents<Data = unknown> {
   gap: [gap: Gap];
   /** A duplicate was dropped. */
   duplicate: [info: { readonly key: string; readonly seq: number }];
-  /** Every subscription was sent again on a new connection. */
-  replayed: [info: { readonly connectionId: string; readonly keys: number; readonly messages: number }];
+  /**
+   * The subscriptions (`keys`) were sent again on a new connection, in `messages` messages from
+   * the open hook; `deferred` of them waited for the send rate and follow once open.
+   */
+  replayed: [info: { readonly connectionId: string; readonly keys: number; readonly messages: number; readonly deferred: number }];
   /** A listener, hook or send failed. */
   error: [error: unknown];
 }
@@ -264,8 +267,8 @@ export function createSubscriptions<Data = unknown>(
    * request: once handed to the requester, which writes it at once), with `done`: settled when
    * it is confirmed (a request's reply) or, for a plain frame, at once.
    */
-  async function deliver(payload: unknown, ctx: HookContext | undefined): Promise<{ done: Promise<unknown> }> {
-    if (bucket !== undefined) await bucket.take(1, life.signal);
+  async function deliver(payload: unknown, ctx: HookContext | undefined, tokenTaken = false): Promise<{ done: Promise<unknown> }> {
+    if (bucket !== undefined && !tokenTaken) await bucket.take(1, life.signal);
     if (ctx !== undefined && ctx.signal.aborted) throw new NotConnectedError('The connection ended');
     if (requester !== undefined) return { done: requester.request(payload, ctx !== undefined ? { context: ctx } : undefined) };
     const frame = toFrame(payload);
@@ -340,10 +343,20 @@ export function createSubscriptions<Data = unknown>(
     }
     for (const sub of batch) sub.state = 'subscribing';
     // Each message waits for its token and its write; confirmations are not awaited here (inside
-    // the open hook the replies cannot be read before the hook returns).
+    // the open hook the replies cannot be read before the hook returns). Inside the open hook,
+    // only what the bucket allows at once goes out: waiting there would count against
+    // `openTimeout`; the rest stays pending and follows through the throttled path once open.
+    let sent = 0;
     for (const { payload, subs: group } of messages) {
+      if (ctx !== undefined && bucket !== undefined) {
+        if (!bucket.tryTake()) {
+          for (const { subs: rest } of messages.slice(sent)) for (const sub of rest) if (sub.state === 'subscribing') sub.state = 'pending';
+          break;
+        }
+      }
+      sent++;
       try {
-        const { done } = await deliver(payload, ctx);
+        const { done } = await deliver(payload, ctx, ctx !== undefined);
         done.then(
           () => group.forEach(activate),
           (error: unknown) => group.forEach((sub) => failed(sub, error)),
@@ -352,7 +365,7 @@ export function createSubscriptions<Data = unknown>(
         group.forEach((sub) => failed(sub, error));
       }
     }
-    return messages.length;
+    return sent;
   }
 
   async function sendUnsubscribes(batch: ReadonlyArray<{ key: string; spec: SubscriptionSpec }>): Promise<void> {
@@ -505,13 +518,15 @@ export function createSubscriptions<Data = unknown>(
   // --- connections ---------------------------------------------------------------------------
 
   // Replay: every subscription goes out again on each new connection, before any message is
-  // delivered. Throttled by the send bucket, so a large registry is bounded by `openTimeout`.
+  // delivered; what the send bucket does not allow at once follows right after the open.
   const removeHook = engine.addOpenHook(async (ctx) => {
     if (subs.size === 0) return;
     const all = [...subs.values()].filter((sub) => !sub.removed && sub.state !== 'failed');
     for (const sub of all) sub.state = 'pending';
     const messages = await sendSubscribes(all, ctx);
-    events.emit('replayed', { connectionId: ctx.connectionId, keys: all.length, messages });
+    let deferred = 0;
+    for (const sub of all) if (sub.state === 'pending') deferred++;
+    events.emit('replayed', { connectionId: ctx.connectionId, keys: all.length, messages, deferred });
   });
 
   const removeClose = engine.on('close', () => {
