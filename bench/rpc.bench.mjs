@@ -150,7 +150,11 @@ async function feedServer(total) {
     ws.on('message', (data) => {
       const { op, streams: list } = JSON.parse(String(data));
       if (op !== 'subscribe') return;
-      for (const s of list) if (!streams.has(s)) (streams.add(s), held++);
+      for (const s of list) {
+        if (streams.has(s)) continue;
+        streams.add(s);
+        held++;
+      }
       maxPerConnection = Math.max(maxPerConnection, streams.size);
       if (held === total) done(performance.now());
     });

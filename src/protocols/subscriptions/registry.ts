@@ -43,6 +43,12 @@ export interface SubscriptionSpec {
   readonly subscribe?: unknown;
   /** The unsubscribe message for this key alone. Default: `unsubscribeMessage([key])`, batched. */
   readonly unsubscribe?: unknown;
+  /**
+   * Await the server's confirmation through the registry's `requester` (the messages are then
+   * requests, the reply confirms). Default: true when the registry has a requester. `false`
+   * writes this subscription's messages as plain frames.
+   */
+  readonly confirm?: boolean;
   /** Resubscribe when no message came for this long (ms) while connected; `false` off. Default: the registry's. */
   readonly staleAfter?: number | false;
   /** Sequence policy; needs `seqOf`. Default: the registry's. */
@@ -163,6 +169,19 @@ export interface Subscriptions<Data = unknown> {
   close(): void;
 }
 
+/** A subscription on its way out (unsubscribing). */
+interface Leaving {
+  readonly key: string;
+  readonly spec: SubscriptionSpec;
+}
+
+/** One subscribe or unsubscribe message and the subscriptions it carries. */
+interface Outgoing<T> {
+  readonly payload: unknown;
+  readonly confirm: boolean;
+  readonly subs: T[];
+}
+
 interface Sub {
   readonly key: string;
   readonly spec: SubscriptionSpec;
@@ -259,7 +278,7 @@ export function createSubscriptions<Data = unknown>(
 
   function toFrame(payload: unknown): WriteData {
     if (typeof payload === 'string' || payload instanceof Uint8Array || payload instanceof ArrayBuffer) return payload;
-    throw new InvalidOptionError('subscribeMessage', 'without a requester, messages must be strings or bytes');
+    throw new InvalidOptionError('subscribeMessage', 'messages sent without confirmation must be strings or bytes');
   }
 
   /**
@@ -267,10 +286,15 @@ export function createSubscriptions<Data = unknown>(
    * request: once handed to the requester, which writes it at once), with `done`: settled when
    * it is confirmed (a request's reply) or, for a plain frame, at once.
    */
-  async function deliver(payload: unknown, ctx: HookContext | undefined, tokenTaken = false): Promise<{ done: Promise<unknown> }> {
+  async function deliver(
+    payload: unknown,
+    confirm: boolean,
+    ctx: HookContext | undefined,
+    tokenTaken = false,
+  ): Promise<{ done: Promise<unknown> }> {
     if (bucket !== undefined && !tokenTaken) await bucket.take(1, life.signal);
     if (ctx !== undefined && ctx.signal.aborted) throw new NotConnectedError('The connection ended');
-    if (requester !== undefined) return { done: requester.request(payload, ctx !== undefined ? { context: ctx } : undefined) };
+    if (confirm && requester !== undefined) return { done: requester.request(payload, ctx !== undefined ? { context: ctx } : undefined) };
     const frame = toFrame(payload);
     const type = typeof frame === 'string' ? MessageType.Text : MessageType.Binary;
     await (ctx !== undefined ? ctx.send(type, frame) : engine.send(type, frame));
@@ -306,35 +330,44 @@ export function createSubscriptions<Data = unknown>(
   }
 
   /** Build the messages for `batch` (custom ones alone, the rest `maxBatch` keys a message). */
-  function messagesFor(batch: readonly Sub[], unsubscribing: false): Array<{ payload: unknown; subs: Sub[] }>;
-  function messagesFor(
-    batch: ReadonlyArray<{ key: string; spec: SubscriptionSpec }>,
-    unsubscribing: true,
-  ): Array<{ payload: unknown; subs: Array<{ key: string; spec: SubscriptionSpec }> }>;
-  function messagesFor<T extends { key: string; spec: SubscriptionSpec }>(batch: readonly T[], unsubscribing: boolean): Array<{ payload: unknown; subs: T[] }> {
-    const out: Array<{ payload: unknown; subs: T[] }> = [];
-    let group: T[] = [];
+  /**
+   * Build the messages for `batch`: a subscription with its own message alone, the rest
+   * `maxBatch` keys a message, confirmed ones apart from plain ones.
+   */
+  function messagesFor(batch: readonly Sub[], unsubscribing: false): Array<Outgoing<Sub>>;
+  function messagesFor(batch: ReadonlyArray<Leaving>, unsubscribing: true): Array<Outgoing<Leaving>>;
+  function messagesFor<T extends Leaving>(batch: readonly T[], unsubscribing: boolean): Array<Outgoing<T>> {
+    const out: Array<Outgoing<T>> = [];
+    const groups: [T[], T[]] = [[], []];
     const make = unsubscribing ? options.unsubscribeMessage : options.subscribeMessage;
-    const flushGroup = (): void => {
+    const flushGroup = (confirm: boolean): void => {
+      const group = groups[confirm ? 1 : 0];
       if (group.length === 0) return;
-      out.push({ payload: make!(group.map((s) => s.key)), subs: group });
-      group = [];
+      out.push({ payload: make!(group.map((s) => s.key)), confirm, subs: group });
+      groups[confirm ? 1 : 0] = [];
     };
     for (const item of batch) {
+      const confirm = confirms(item.spec);
       const own = unsubscribing ? item.spec.unsubscribe : item.spec.subscribe;
-      if (own !== undefined) out.push({ payload: own, subs: [item] });
+      if (own !== undefined) out.push({ payload: own, confirm, subs: [item] });
       else if (make !== undefined) {
+        const group = groups[confirm ? 1 : 0];
         group.push(item);
-        if (group.length === maxBatch) flushGroup();
+        if (group.length === maxBatch) flushGroup(confirm);
       }
     }
-    flushGroup();
+    flushGroup(false);
+    flushGroup(true);
     return out;
+  }
+
+  function confirms(spec: SubscriptionSpec): boolean {
+    return requester !== undefined && spec.confirm !== false;
   }
 
   /** Subscribe `batch` on the current connection (or `ctx`'s); returns once every message left. */
   async function sendSubscribes(batch: readonly Sub[], ctx: HookContext | undefined): Promise<number> {
-    let messages: Array<{ payload: unknown; subs: Sub[] }>;
+    let messages: Array<Outgoing<Sub>>;
     try {
       messages = messagesFor(batch, false);
     } catch (error) {
@@ -347,7 +380,7 @@ export function createSubscriptions<Data = unknown>(
     // only what the bucket allows at once goes out: waiting there would count against
     // `openTimeout`; the rest stays pending and follows through the throttled path once open.
     let sent = 0;
-    for (const { payload, subs: group } of messages) {
+    for (const { payload, confirm, subs: group } of messages) {
       if (ctx !== undefined && bucket !== undefined) {
         if (!bucket.tryTake()) {
           for (const { subs: rest } of messages.slice(sent)) for (const sub of rest) if (sub.state === 'subscribing') sub.state = 'pending';
@@ -356,7 +389,7 @@ export function createSubscriptions<Data = unknown>(
       }
       sent++;
       try {
-        const { done } = await deliver(payload, ctx, ctx !== undefined);
+        const { done } = await deliver(payload, confirm, ctx, ctx !== undefined);
         done.then(
           () => group.forEach(activate),
           (error: unknown) => group.forEach((sub) => failed(sub, error)),
@@ -371,12 +404,12 @@ export function createSubscriptions<Data = unknown>(
   async function sendUnsubscribes(batch: ReadonlyArray<{ key: string; spec: SubscriptionSpec }>): Promise<void> {
     if (!isOpen()) return;
     const messages = messagesFor(batch, true);
-    for (const { payload } of messages) {
+    for (const { payload, confirm } of messages) {
       const onError = (error: unknown): void => {
         if (!isConnectionLoss(error) && !closed) report(error);
       };
       try {
-        const { done } = await deliver(payload, undefined);
+        const { done } = await deliver(payload, confirm, undefined);
         done.catch(onError);
       } catch (error) {
         onError(error);
@@ -550,6 +583,9 @@ export function createSubscriptions<Data = unknown>(
     const existing = subs.get(key);
     if (existing !== undefined) return existing.ready;
     checkMs('staleAfter', spec.staleAfter);
+    if (spec.confirm === true && requester === undefined) {
+      return Promise.reject(new InvalidOptionError('confirm', `${key}: confirmation needs the registry's requester`));
+    }
     checkMode('sequence', spec.sequence);
     const staleAfter = spec.staleAfter ?? options.staleAfter;
     const mode = spec.sequence ?? options.sequence;

@@ -131,18 +131,23 @@ describe('subscription registry over the ws adapter', () => {
     cleanups.push(() => subs.close());
     await engine.start();
     await subs.subscribe('a');
+    // confirm: false writes a plain frame (no id, so the server sends no answer).
+    await subs.subscribe('plain', { confirm: false, subscribe: JSON.stringify({ op: 'subscribe', streams: ['plain'] }) });
+    await held(server, 'plain');
     const failed = await subs.subscribe('bad-1').catch((e: unknown) => e);
     expect(failed).toBeInstanceOf(ReplyError);
     expect(subs.list().map((s) => [s.key, s.state])).toEqual([
       ['a', 'active'],
+      ['plain', 'active'],
       ['bad-1', 'failed'],
     ]);
     const confirmed: string[] = [];
     subs.on('subscribed', (key) => confirmed.push(key));
     server.drop();
-    await until(() => confirmed.length === 1, (wake) => subs.on('subscribed', wake));
-    expect(confirmed).toEqual(['a']);
-    expect(server.connections[1]!.streams.has('a')).toBe(true);
+    await until(() => confirmed.length === 2, (wake) => subs.on('subscribed', wake));
+    expect(confirmed.sort()).toEqual(['a', 'plain']);
+    await held(server, 'a', 'plain');
+    expect(server.connections[1]!.streams.has('bad-1')).toBe(false);
   });
 
   it('resubscribes a stream that went silent while the others flow, and reports it', async () => {
