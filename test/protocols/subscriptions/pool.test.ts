@@ -154,6 +154,34 @@ describe('subscription pool over the ws adapter', () => {
     expect(server.violations[0]).toMatch(/subscribe rate exceeded/);
   });
 
+  it('a slow iterator pauses reading past iteratorBuffer and resumes once drained, nothing lost', async () => {
+    const server = await startFeedServer();
+    cleanups.push(() => server.stop());
+    const pool = createSubscriptionPool<Tick>({
+      engine: () => ({ url: server.url, adapter: () => createWsAdapter(), heartbeat: false }),
+      maxPerConnection: 10,
+      iteratorBuffer: 8,
+      keyOf: (m) => m.stream,
+      subscribeMessage,
+    });
+    cleanups.push(() => pool.stop());
+    const iterator = pool[Symbol.asyncIterator]();
+    await pool.subscribe('flood');
+    await server.until(() => server.totalStreams() === 1);
+    const engine = pool.engine(0)!;
+    const paused = new Promise<void>((resolve) => {
+      // The pool pauses right after handing a message to the iterator, past the listeners.
+      pool.on('message', () => queueMicrotask(() => (engine.paused ? resolve() : undefined)));
+    });
+    server.publish('flood', 100);
+    await paused;
+    const seqs: number[] = [];
+    while (seqs.length < 100) seqs.push(((await iterator.next()).value as PoolMessage<Tick>).data.seq);
+    expect(seqs).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(engine.paused).toBe(false);
+    await iterator.return!();
+  });
+
   it('refuses past capacity with PoolFullError, opens connections only as the cap needs, and unsubscribes', async () => {
     const server = await startFeedServer({ maxStreams: 3 });
     cleanups.push(() => server.stop());
