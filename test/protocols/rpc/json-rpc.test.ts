@@ -66,11 +66,19 @@ describe('JSON-RPC client over the ws adapter', () => {
     await expect(client.call('nope')).rejects.toMatchObject({ code: -32601 });
   });
 
-  it('matches 1,000 concurrent calls to their replies', async () => {
+  it('matches 1,000 concurrent calls to their replies, answered out of order', async () => {
     const { server, client } = await setup();
-    const calls = Array.from({ length: 1000 }, (_, i) => client.call<number>('add', [i, 1_000_000]));
+    const order: number[] = [];
+    // Half answered at once, half after a server-side delay that shuffles them.
+    const calls = Array.from({ length: 1000 }, (_, i) =>
+      (i % 2 === 0 ? client.call<number>('add', [i, 1_000_000]) : client.call<number>('later', [(i * 7) % 23, i + 1_000_000])).then((r) => {
+        order.push(i);
+        return r;
+      }),
+    );
     const results = await Promise.all(calls);
     expect(results).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1_000_000));
+    expect(order).not.toEqual([...order].sort((a, b) => a - b));
     expect(server.received).toHaveLength(1000);
     expect(client.requester.inFlight).toBe(0);
   });
