@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '../../../src/adapters/types.js';
+import { createNativeAdapter } from '../../../src/adapters/native/index.js';
 import { createWsAdapter } from '../../../src/adapters/ws.js';
 import { createEngine, type Engine, type EngineOptions } from '../../../src/engine/index.js';
 import {
@@ -66,8 +67,11 @@ describe('JSON-RPC client over the ws adapter', () => {
     await expect(client.call('nope')).rejects.toMatchObject({ code: -32601 });
   });
 
-  it('matches 1,000 concurrent calls to their replies, answered out of order', async () => {
-    const { server, client } = await setup();
+  it.each([
+    ['ws', () => createWsAdapter()],
+    ['native', () => createNativeAdapter()],
+  ] as const)('matches 1,000 concurrent calls to their replies, answered out of order (%s adapter)', async (_name, adapter) => {
+    const { server, client } = await setup({ adapter });
     const order: number[] = [];
     // Half answered at once, half after a server-side delay that shuffles them.
     const calls = Array.from({ length: 1000 }, (_, i) =>
