@@ -448,7 +448,14 @@ export function createRequester<Request, Result>(
   });
 
   function start(requests: readonly Request[], options: RequestOptions, batch: boolean): Array<Promise<Result>> {
-    const timeoutMs = options.timeout === undefined ? defaultTimeout : positive('timeout', options.timeout, defaultTimeout, true);
+    let timeoutMs = defaultTimeout;
+    if (options.timeout !== undefined) {
+      try {
+        timeoutMs = positive('timeout', options.timeout, defaultTimeout, true);
+      } catch (error) {
+        return requests.map(() => Promise.reject(error));
+      }
+    }
     const signal = options.signal;
     const now = Date.now();
     const entries: Pending[] = [];
