@@ -209,6 +209,8 @@ export function createSubscriptionPool<Data = unknown>(options: SubscriptionPool
     registry.on('error', report);
     engine.on('open', () => onUp(slot));
     engine.on('close', () => onDown(slot));
+    // A connection that cannot open at all has failed too (its engine keeps trying).
+    engine.on('attempt-failed', () => onDown(slot));
     engine.on('stopped', () => {
       if (stopped) return;
       onDown(slot);
@@ -219,11 +221,10 @@ export function createSubscriptionPool<Data = unknown>(options: SubscriptionPool
     return slot;
   }
 
+  /** A connection dropped, or its first attempt failed: its subscriptions go where there is room. */
   function onDown(slot: Slot): void {
     if (stopped || slot.state === 'down' || slot.state === 'stopped') return;
-    const wasUp = slot.state === 'up';
     slot.state = 'down';
-    if (!wasUp) return;
     const keys = [...slot.hosted];
     const targets = planMoves(loads(), limits, slot.index, keys.length);
     let moved = 0;

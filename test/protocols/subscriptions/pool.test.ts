@@ -137,6 +137,36 @@ describe('subscription pool over the ws adapter', () => {
     expect(server.violations).toEqual([]);
   });
 
+  it('a connection that cannot open hands its subscriptions to the others until it opens', async () => {
+    const server = await startFeedServer({ maxStreams: 10 });
+    cleanups.push(() => server.stop());
+    server.refuse((u) => u.includes('slot=1'));
+    const pool = createSubscriptionPool<Tick>({
+      engine: (i) => ({
+        url: `${server.url}?slot=${i}`,
+        adapter: () => createWsAdapter(),
+        heartbeat: false,
+        reconnect: { minDelay: 20, maxDelay: 20, jitter: 0 },
+      }),
+      maxPerConnection: 10,
+      minConnections: 2,
+      keyOf: (m) => m.stream,
+      subscribeMessage,
+      unsubscribeMessage,
+    });
+    cleanups.push(() => pool.stop());
+    const keys = Array.from({ length: 10 }, (_, i) => `k${i}`);
+    const failover = nextEvent<{ moved: number }>((l) => pool.on('failover', l));
+    await pool.subscribe(keys);
+    expect(await failover).toMatchObject({ connection: 1, moved: 5, stayed: 0 });
+    await server.until(() => streamsBySlot(server)[0] === 10);
+    const restored = nextEvent<{ returned: number }>((l) => pool.on('restored', l));
+    server.refuse(undefined);
+    expect(await restored).toMatchObject({ connection: 1, returned: 5 });
+    await server.until(() => streamsBySlot(server)[0] === 5 && streamsBySlot(server)[1] === 5);
+    expect(server.violations).toEqual([]);
+  });
+
   it('the feed server does enforce its limits: without sendRate the same subscribes are closed with 1008', async () => {
     const server = await startFeedServer({ maxStreams: 1024, subscribeRate: { count: 5, per: 100 } });
     cleanups.push(() => server.stop());
