@@ -212,6 +212,23 @@ describe('subscription pool over the ws adapter', () => {
     await iterator.return!();
   });
 
+  it('the feed server does enforce its connect rate: without connectRate, four connections at once are refused', async () => {
+    const server = await startFeedServer({ connectRate: { count: 1, per: 1000 } });
+    cleanups.push(() => server.stop());
+    const pool = createSubscriptionPool<Tick>({
+      engine: () => ({ url: server.url, adapter: () => createWsAdapter(), heartbeat: false, reconnect: false }),
+      maxPerConnection: 10,
+      minConnections: 4,
+      maxConnections: 4,
+      keyOf: (m) => m.stream,
+      subscribeMessage,
+    });
+    cleanups.push(() => pool.stop());
+    pool.start();
+    await server.until(() => server.violations.length > 0);
+    expect(server.violations[0]).toMatch(/connect rate exceeded/);
+  });
+
   it('refuses past capacity with PoolFullError, opens connections only as the cap needs, and unsubscribes', async () => {
     const server = await startFeedServer({ maxStreams: 3 });
     cleanups.push(() => server.stop());
