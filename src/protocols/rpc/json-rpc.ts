@@ -77,12 +77,21 @@ export function createJsonRpcClient<Notifications extends NotificationMap = Noti
   engine: RequesterEngine,
   options: JsonRpcClientOptions = {},
 ): JsonRpcClient<Notifications> {
+  // A throwing listener is reported as `error` (or on the console when nobody listens); a
+  // throwing `error` listener is rethrown outside, never fed back to itself.
   const events = new TypedEmitter<JsonRpcEvents>((error, event) => {
-    if (event !== 'error' && events.has('error')) events.emit('error', error);
-    else globalThis.queueMicrotask(() => {
-      throw error;
-    });
+    if (event !== 'error') report(error);
+    else
+      globalThis.queueMicrotask(() => {
+        throw error;
+      });
   });
+
+  /** Errors nobody asked for (listeners): the `error` event, else the console. */
+  function report(error: unknown): void {
+    if (events.has('error')) events.emit('error', error);
+    else console.error(error);
+  }
   const byMethod = new Map<string, Set<(params: never) => void>>();
 
   const requester = createRequester<JsonRpcRequest, unknown>(
@@ -105,7 +114,15 @@ export function createJsonRpcClient<Notifications extends NotificationMap = Noti
         for (const notification of decoded.notifications) {
           events.emit('notification', notification);
           const listeners = byMethod.get(notification.method);
-          if (listeners) for (const listener of [...listeners]) listener(notification.params as never);
+          if (listeners) {
+            for (const listener of [...listeners]) {
+              try {
+                listener(notification.params as never);
+              } catch (error) {
+                report(error); // the user's listener, not the message, is at fault
+              }
+            }
+          }
         }
         return decoded.replies;
       },
@@ -115,7 +132,7 @@ export function createJsonRpcClient<Notifications extends NotificationMap = Noti
   requester.on('malformed', (error, message) => events.emit('malformed', error, message));
   requester.on('unknown-reply', (reply, message) => events.emit('unknown-reply', reply, message));
   requester.on('resent', (id) => events.emit('resent', id));
-  requester.on('error', (error) => events.emit('error', error));
+  requester.on('error', report);
 
   async function sendNotifications(calls: readonly JsonRpcCall[]): Promise<void> {
     const body = calls.length === 1 ? encodeRequest(calls[0]!, undefined) : calls.map((c) => encodeRequest(c, undefined));

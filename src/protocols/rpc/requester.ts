@@ -198,12 +198,21 @@ export function createRequester<Request, Result>(
     throw new InvalidOptionError('maxQueued', `expected a number >= 0, got ${String(maxQueued)}`);
   }
 
+  // A throwing listener is reported as `error` (or on the console when nobody listens); a
+  // throwing `error` listener is rethrown outside, never fed back to itself.
   const events = new TypedEmitter<RequesterEvents>((error, event) => {
-    if (event !== 'error' && events.has('error')) events.emit('error', error);
-    else globalThis.queueMicrotask(() => {
-      throw error;
-    });
+    if (event !== 'error') report(error);
+    else
+      globalThis.queueMicrotask(() => {
+        throw error;
+      });
   });
+
+  /** Errors nobody asked for (listeners): the `error` event, else the console. */
+  function report(error: unknown): void {
+    if (events.has('error')) events.emit('error', error);
+    else console.error(error);
+  }
   const table = new Map<RequestId, Pending>();
   const waiting: Unit[] = [];
   let waitingCount = 0;

@@ -148,11 +148,14 @@ export function createSubscriptionPool<Data = unknown>(options: SubscriptionPool
     ...registryOptions
   } = options;
 
+  // A throwing listener is reported as `error` (or on the console when nobody listens); a
+  // throwing `error` listener is rethrown outside, never fed back to itself.
   const events = new TypedEmitter<SubscriptionPoolEvents<Data>>((error, event) => {
-    if (event !== 'error' && events.has('error')) events.emit('error', error);
-    else globalThis.queueMicrotask(() => {
-      throw error;
-    });
+    if (event !== 'error') report(error);
+    else
+      globalThis.queueMicrotask(() => {
+        throw error;
+      });
   });
   const slots: Slot[] = [];
   const placed = new Map<string, Placed>();
@@ -161,8 +164,10 @@ export function createSubscriptionPool<Data = unknown>(options: SubscriptionPool
   let stopped = false;
   let paused = false;
 
+  /** Errors nobody asked for (hooks, listeners, failed sends): the `error` event, else the console. */
   function report(error: unknown): void {
     if (events.has('error')) events.emit('error', error);
+    else console.error(error);
   }
 
   function loads(): Array<{ usable: boolean; hosted: number }> {

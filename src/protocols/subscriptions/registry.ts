@@ -253,11 +253,14 @@ export function createSubscriptions<Data = unknown>(
   const seqOf = options.seqOf;
   const requester = options.requester;
 
+  // A throwing listener is reported as `error` (or on the console when nobody listens); a
+  // throwing `error` listener is rethrown outside, never fed back to itself.
   const events = new TypedEmitter<SubscriptionsEvents<Data>>((error, event) => {
-    if (event !== 'error' && events.has('error')) events.emit('error', error);
-    else globalThis.queueMicrotask(() => {
-      throw error;
-    });
+    if (event !== 'error') report(error);
+    else
+      globalThis.queueMicrotask(() => {
+        throw error;
+      });
   });
   const subs = new Map<string, Sub>();
   /** Subscribes and unsubscribes waiting for this tick's flush. */
@@ -268,8 +271,10 @@ export function createSubscriptions<Data = unknown>(
   /** Aborted on close: stops throttled sends. */
   const life = new AbortController();
 
+  /** Errors nobody asked for (hooks, listeners, failed sends): the `error` event, else the console. */
   function report(error: unknown): void {
     if (events.has('error')) events.emit('error', error);
+    else console.error(error);
   }
 
   function isOpen(): boolean {

@@ -235,6 +235,18 @@ describe('JSON-RPC client over the ws adapter', () => {
     expect(ticks).toEqual([0, 1, 2]);
     expect(all).toEqual(['tick', 'tick', 'tick']);
     expect(delivered).toEqual([]);
+    // A listener that throws is the listener's fault: reported as `error`, not as a malformed message.
+    const errors: unknown[] = [];
+    const malformed: unknown[] = [];
+    client.on('error', (error) => errors.push(error));
+    client.on('malformed', (error) => malformed.push(error));
+    client.onNotification('tick', () => {
+      throw new Error('listener bug');
+    });
+    await expect(client.call('notifyMe', [1])).resolves.toBe(1);
+    expect(errors).toEqual([new Error('listener bug')]);
+    expect(malformed).toEqual([]);
+    expect(ticks).toEqual([0, 1, 2, 0]);
   });
 
   it('batches: calls and notifications in one frame, one settled result per item', async () => {
