@@ -380,18 +380,21 @@ for (const [scenario, { unit, values, vsWs }] of Object.entries(results.scenario
   lines.push(`| ${scenario} | ${cells.join(' | ')} |`);
 }
 
-mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-writeFileSync(new URL('./results/peers.json', import.meta.url), JSON.stringify(results, null, 2) + '\n');
-writeFileSync(
-  new URL('./results/peers.svg', import.meta.url),
-  ratioChart({
-    title: `wsengine and alternatives, ratios against ws${quick ? ' (quick run)' : ''} — higher is better`,
-    scenarios: Object.entries(results.scenarios)
-      .filter(([, s]) => s.vsWs)
-      .map(([name, s]) => ({ name, ratios: Object.fromEntries(names.filter((n) => n !== 'ws' && typeof s.vsWs[n] === 'number').map((n) => [n, s.vsWs[n]])) })),
-    series: names.filter((n) => n !== 'ws'),
-  }),
-);
+// A partial run (BENCH_ONLY) prints its table but leaves the saved results alone.
+if (!process.env.BENCH_ONLY) {
+  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+  writeFileSync(new URL('./results/peers.json', import.meta.url), JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(
+    new URL('./results/peers.svg', import.meta.url),
+    ratioChart({
+      title: `wsengine and alternatives, ratios against ws${quick ? ' (quick run)' : ''} — higher is better`,
+      scenarios: Object.entries(results.scenarios)
+        .filter(([, s]) => s.vsWs)
+        .map(([name, s]) => ({ name, ratios: Object.fromEntries(names.filter((n) => n !== 'ws' && typeof s.vsWs[n] === 'number').map((n) => [n, s.vsWs[n]])) })),
+      series: names.filter((n) => n !== 'ws'),
+    }),
+  );
+}
 
 console.log(`### wsengine and the alternatives${quick ? ' (quick run)' : ''}\n`);
 console.log(
