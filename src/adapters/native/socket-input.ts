@@ -189,6 +189,11 @@ export class SocketInput {
       // again, the way a socket reading into one reused buffer does: no new memory, and the
       // bytes land in memory that is already in cache.
       if (sink.takeRetained()) this.#offset += length;
+      else if (length === buffer.length && this.#slab!.length < this.#maxSlab) {
+        // The read filled all it was offered: take a larger slab (the reads into the same
+        // memory would otherwise stay as small as the first slab's).
+        this.#offset = this.#softEnd;
+      }
       return true;
     }
     this.#offset += length;

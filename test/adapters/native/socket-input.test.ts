@@ -259,6 +259,36 @@ describe('SocketInput: memory read into again', () => {
     expect(binaries.map(String)).toEqual(['kept']);
     expect(texts.at(-1)).toBe('x');
   });
+
+  it('grows the memory it reads text into while reads fill it, then keeps reading into the same', () => {
+    const texts: string[] = [];
+    const parser = new FrameParser(
+      { onMessage: (_type: 1 | 2, data: string | Buffer) => texts.push(data as string), onPing() {}, onPong() {}, onClose() {}, onError() {} },
+      { maxFrameSize: 1 << 20, maxMessageSize: 1 << 20 },
+    );
+    const input = new SocketInput();
+    input.bind({ read: () => null } as unknown as Socket);
+    input.attach(parser, Buffer.alloc(0));
+    const sent = Array.from({ length: 2000 }, (_, i) => String(i % 10).repeat(1000));
+    const stream = Buffer.concat(sent.map((text) => serverFrame(1, text)));
+    const offered: number[] = [];
+    const memory = new Set<ArrayBufferLike>();
+    for (let pos = 0; pos < stream.length; ) {
+      const buffer = input.onread.buffer();
+      offered.push(buffer.length);
+      memory.add(buffer.buffer);
+      const n = Math.min(buffer.length, stream.length - pos);
+      stream.copy(buffer, 0, pos, pos + n);
+      pos += n;
+      input.onread.callback(n, buffer);
+    }
+    expect(texts).toEqual(sent);
+    // 16 KiB, 32 KiB, then 64 KiB slabs (the most small messages get), each offered up to its
+    // reserve; then the same 64 KiB slab for every read.
+    expect(Math.max(...offered)).toBeGreaterThan(32 * 1024);
+    expect(memory.size).toBe(3);
+    expect(offered.slice(-10).every((size) => size === offered.at(-1))).toBe(true);
+  });
 });
 
 describe('FrameParser: empty first fragments', () => {
