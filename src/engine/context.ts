@@ -45,7 +45,7 @@ export interface EngineContext {
   /** A hook, filter or listener threw: emit `error`, or write to the console when nobody listens. */
   report(error: unknown): void;
   /** `engine.stop()`, for the hooks' `exit()`. */
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 const contexts = new WeakMap<Engine, EngineContext>();

@@ -275,23 +275,20 @@ function createContext(options: EngineOptions): EngineContext {
     filters: [],
     sinks: new Set(),
     report,
-    stop: () => supervisor.stop(),
+    stop: () => Promise.resolve(),
   };
-  const supervisor = new Supervisor(ctx);
-  supervisors.set(ctx, supervisor);
   return ctx;
 }
-
-const supervisors = new WeakMap<EngineContext, Supervisor>();
 
 export class Engine {
   private readonly ctx: EngineContext;
   private readonly supervisor: Supervisor;
 
   constructor(options: EngineOptions) {
-    this.ctx = createContext(options);
-    this.supervisor = supervisors.get(this.ctx)!;
-    bindContext(this, this.ctx);
+    const ctx = (this.ctx = createContext(options));
+    const supervisor = (this.supervisor = new Supervisor(ctx));
+    ctx.stop = () => supervisor.stop();
+    bindContext(this, ctx);
   }
 
   /** The current lifecycle state. */

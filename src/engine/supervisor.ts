@@ -206,6 +206,8 @@ export class Supervisor {
       throw new RetriesExhaustedError(made, failure);
     } finally {
       life.removeEventListener('abort', onLife);
+      // Nothing to abort between outages: an idle engine keeps no controller of its own.
+      if (this.waits === controller) this.waits = undefined;
     }
   }
 
