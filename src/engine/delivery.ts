@@ -3,7 +3,7 @@
  * N calls at once. Iterators (`iterator.ts`), the read gate and the read loop (`reader.ts`) are
  * the other ways messages reach user code.
  */
-import { InvalidOptionError } from './errors.js';
+import { FINITE, numberOption } from './options.js';
 import { deferred, type Deferred } from './timers.js';
 
 export interface DeliveryOptions {
@@ -16,11 +16,7 @@ export interface DeliveryOptions {
 }
 
 export function resolveConcurrency(options: DeliveryOptions | undefined): number {
-  const concurrency = options?.concurrency ?? 1;
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new InvalidOptionError('delivery.concurrency', `expected an integer >= 1, got ${String(concurrency)}`);
-  }
-  return concurrency;
+  return numberOption('delivery.concurrency', options?.concurrency, 1, 1, FINITE, true);
 }
 
 function settled(): undefined {

@@ -32,6 +32,7 @@ import { bindContext, type EngineContext } from './context.js';
 import { Dispatcher, resolveConcurrency, type DeliveryOptions } from './delivery.js';
 import { InvalidOptionError, type HeartbeatTimeoutError } from './errors.js';
 import { TypedEmitter } from './events.js';
+import { numberOption } from './options.js';
 import { resolveHeartbeatOptions, type HeartbeatOptions } from './heartbeat.js';
 import { Metrics, type MetricsSnapshot } from './metrics.js';
 import type { Outbox } from './outbox.js';
@@ -231,10 +232,7 @@ function createContext(options: EngineOptions): EngineContext {
   if (options.protocols !== undefined && !Array.isArray(options.protocols)) {
     throw new InvalidOptionError('protocols', 'expected an array of strings');
   }
-  const closeTimeout = options.closeTimeout ?? 5000;
-  if (typeof closeTimeout !== 'number' || !Number.isFinite(closeTimeout) || closeTimeout < 0) {
-    throw new InvalidOptionError('closeTimeout', `expected a finite number of ms >= 0, got ${String(closeTimeout)}`);
-  }
+  const closeTimeout = numberOption('closeTimeout', options.closeTimeout, 5000, 0);
   const outbox = options.outbox;
   if (outbox !== undefined && typeof (outbox as Partial<Outbox>).enqueue !== 'function') {
     throw new InvalidOptionError('outbox', 'expected an outbox made by createOutbox({ maxMessages, maxBytes, ttl })');
@@ -423,20 +421,12 @@ export class Engine {
 
   /** A snapshot of the counters. */
   metrics(): MetricsSnapshot {
-    const { metrics: m, session, outbox, machine } = this.ctx;
+    const { metrics, session, outbox, machine } = this.ctx;
     const open = session !== undefined && session.phase !== 'opening' && session.phase !== 'ended';
     return {
+      ...metrics,
       state: machine.state,
       connectionId: this.connectionId,
-      connects: m.connects,
-      reconnects: m.reconnects,
-      failedAttempts: m.failedAttempts,
-      heartbeatTimeouts: m.heartbeatTimeouts,
-      messagesIn: m.messagesIn,
-      messagesOut: m.messagesOut,
-      bytesIn: m.bytesIn,
-      bytesOut: m.bytesOut,
-      lastRttMs: m.lastRttMs,
       uptimeMs: open ? Date.now() - session.openedAt : 0,
       queuedMessages: outbox ? outbox.length : 0,
       queuedBytes: outbox ? outbox.bytes : 0,

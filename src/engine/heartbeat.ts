@@ -17,6 +17,7 @@
 import { ConnectionClosedError, UnsupportedOperationError, WebSocketCloseError } from '../adapters/errors.js';
 import type { Message, MessageType, WriteData } from '../adapters/types.js';
 import { HeartbeatTimeoutError, InvalidOptionError } from './errors.js';
+import { numberOption, POSITIVE } from './options.js';
 import { Timer } from './timers.js';
 
 export type HeartbeatMode = 'auto' | 'ping' | 'message' | 'traffic' | 'off';
@@ -57,14 +58,8 @@ export function resolveHeartbeatOptions(options: HeartbeatOptions | false | unde
   const o = options === false ? { mode: 'off' as const } : (options ?? {});
   const mode = o.mode ?? 'auto';
   if (!MODES.includes(mode)) throw new InvalidOptionError('heartbeat.mode', `expected one of ${MODES.join(', ')}, got ${String(mode)}`);
-  const interval = o.interval ?? 15_000;
-  const timeout = o.timeout ?? 5_000;
-  if (typeof interval !== 'number' || !Number.isFinite(interval) || interval <= 0) {
-    throw new InvalidOptionError('heartbeat.interval', `expected a finite number of ms > 0, got ${String(interval)}`);
-  }
-  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
-    throw new InvalidOptionError('heartbeat.timeout', `expected a finite number of ms > 0, got ${String(timeout)}`);
-  }
+  const interval = numberOption('heartbeat.interval', o.interval, 15_000, POSITIVE);
+  const timeout = numberOption('heartbeat.timeout', o.timeout, 5_000, POSITIVE);
   if (mode === 'message' && o.message === undefined) {
     throw new InvalidOptionError('heartbeat.message', 'is required in heartbeat mode "message"');
   }

@@ -5,7 +5,7 @@
 import type { Message } from '../adapters/types.js';
 import { contextOf } from './context.js';
 import type { Engine } from './engine.js';
-import { InvalidOptionError } from './errors.js';
+import { FINITE, numberOption } from './options.js';
 import { EngineState } from './state.js';
 import { deferred, type Deferred } from './timers.js';
 
@@ -20,8 +20,7 @@ export interface MessagesOptions {
  * engine gave up. A slow iterator holds the engine's reads once `buffer` messages wait in it.
  */
 export function messages(engine: Engine, options: MessagesOptions = {}): AsyncIterableIterator<Message> {
-  const limit = options.buffer ?? 1024;
-  if (!Number.isInteger(limit) || limit < 1) throw new InvalidOptionError('buffer', `expected an integer >= 1, got ${String(limit)}`);
+  const limit = numberOption('buffer', options.buffer, 1024, 1, FINITE, true);
   const ctx = contextOf(engine);
   const iterator = new MessageIterator(limit, () => {
     ctx.sinks.delete(push);

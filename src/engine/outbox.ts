@@ -9,7 +9,8 @@
  */
 import { abortReason } from '../adapters/signals.js';
 import type { MessageType, WriteData } from '../adapters/types.js';
-import { InvalidOptionError, MessageExpiredError, OutboxOverflowError } from './errors.js';
+import { MessageExpiredError, OutboxOverflowError } from './errors.js';
+import { numberOption, POSITIVE } from './options.js';
 import { byteLength } from './metrics.js';
 import { Timer } from './timers.js';
 
@@ -30,16 +31,10 @@ export interface ResolvedOutboxOptions {
 
 function resolveOutboxOptions(options: OutboxOptions | undefined): ResolvedOutboxOptions {
   const o = options ?? {};
-  const check = (name: string, value: number, allowInfinity: boolean): number => {
-    if (typeof value !== 'number' || Number.isNaN(value) || value <= 0 || (!allowInfinity && !Number.isFinite(value))) {
-      throw new InvalidOptionError(`outbox.${name}`, `expected a number > 0${allowInfinity ? ' or Infinity' : ''}, got ${String(value)}`);
-    }
-    return value;
-  };
   return {
-    maxMessages: check('maxMessages', o.maxMessages ?? 1000, true),
-    maxBytes: check('maxBytes', o.maxBytes ?? 1024 * 1024, true),
-    ttl: check('ttl', o.ttl ?? 30_000, true),
+    maxMessages: numberOption('outbox.maxMessages', o.maxMessages, 1000, POSITIVE, Infinity),
+    maxBytes: numberOption('outbox.maxBytes', o.maxBytes, 1024 * 1024, POSITIVE, Infinity),
+    ttl: numberOption('outbox.ttl', o.ttl, 30_000, POSITIVE, Infinity),
   };
 }
 

@@ -6,6 +6,7 @@
  */
 import { HandshakeError, InvalidArgumentError, UnsupportedOperationError, WebSocketCloseError } from '../adapters/errors.js';
 import { InvalidOptionError } from './errors.js';
+import { numberOption } from './options.js';
 
 /** What a retry decision is told besides the error. */
 export interface RetryContext {
@@ -96,13 +97,6 @@ export function retryAfterMs(error: unknown, now = Date.now()): number | undefin
   return Math.max(0, date - now);
 }
 
-function checkNumber(name: string, value: unknown, min: number, allowInfinity = false): number {
-  if (typeof value !== 'number' || Number.isNaN(value) || value < min || (!allowInfinity && !Number.isFinite(value))) {
-    throw new InvalidOptionError(name, `expected a ${allowInfinity ? 'number or Infinity' : 'finite number'} >= ${min}, got ${String(value)}`);
-  }
-  return value;
-}
-
 /** Details of a scheduled retry. */
 export interface RetryInfo {
   /** The number of the next attempt. */
@@ -129,21 +123,15 @@ export class ReconnectPolicy {
     options: ReconnectOptions = {},
     private readonly random: () => number = Math.random,
   ) {
-    this.retries = checkNumber('reconnect.retries', options.retries ?? Infinity, 0, true);
-    if (Number.isFinite(this.retries) && !Number.isInteger(this.retries)) {
-      throw new InvalidOptionError('reconnect.retries', `expected an integer or Infinity, got ${this.retries}`);
-    }
-    this.minDelay = checkNumber('reconnect.minDelay', options.minDelay ?? 1000, 0);
-    this.maxDelay = checkNumber('reconnect.maxDelay', options.maxDelay ?? 30_000, 0);
-    if (this.maxDelay < this.minDelay) {
-      throw new InvalidOptionError('reconnect.maxDelay', `must be >= reconnect.minDelay (${this.minDelay}), got ${this.maxDelay}`);
-    }
-    this.factor = checkNumber('reconnect.factor', options.factor ?? 2, 1);
-    this.jitter = checkNumber('reconnect.jitter', options.jitter ?? 0.2, 0);
-    if (this.jitter > 1) throw new InvalidOptionError('reconnect.jitter', `expected a fraction in [0, 1], got ${this.jitter}`);
-    this.minUptime = checkNumber('reconnect.minUptime', options.minUptime ?? 5000, 0);
-    this.openTimeout = checkNumber('reconnect.openTimeout', options.openTimeout ?? 10_000, 1);
-    this.maxRetryAfter = checkNumber('reconnect.maxRetryAfter', options.maxRetryAfter ?? 600_000, 0);
+    const o = options;
+    this.retries = numberOption('reconnect.retries', o.retries, Infinity, 0, Infinity, true);
+    this.minDelay = numberOption('reconnect.minDelay', o.minDelay, 1000, 0);
+    this.maxDelay = numberOption('reconnect.maxDelay', o.maxDelay, 30_000, this.minDelay);
+    this.factor = numberOption('reconnect.factor', o.factor, 2, 1);
+    this.jitter = numberOption('reconnect.jitter', o.jitter, 0.2, 0, 1);
+    this.minUptime = numberOption('reconnect.minUptime', o.minUptime, 5000, 0);
+    this.openTimeout = numberOption('reconnect.openTimeout', o.openTimeout, 10_000, 1);
+    this.maxRetryAfter = numberOption('reconnect.maxRetryAfter', o.maxRetryAfter, 600_000, 0);
     if (options.retryOnStart !== undefined && typeof options.retryOnStart !== 'boolean') {
       throw new InvalidOptionError('reconnect.retryOnStart', `expected a boolean, got ${typeof options.retryOnStart}`);
     }
