@@ -16,6 +16,7 @@ import type { EngineContext } from './context.js';
 import type { HookContext, MessageFilter } from './engine.js';
 import { byteLength } from './metrics.js';
 import type { Session } from './session.js';
+import type { ReaderPhase } from './state.js';
 import { deferred, type Deferred } from './timers.js';
 
 /** After this many read errors in a row (not closes), a connection is treated as lost. */
@@ -36,15 +37,14 @@ export class ReadGate {
   paused = false;
   /** Exclusive holders running. */
   holds = 0;
-  /** Whether the reader is parked (or there is none): a holder need not wait for it. */
-  parked = true;
+  reader: ReaderPhase = 'gone';
   /** Holders waiting for the reader to park. */
   parkedWaiters: Array<() => void> = [];
   /** Serves holders one at a time. */
   mutex: Promise<void> = Promise.resolve();
   private opened: Deferred<void> | undefined;
-  private reader = 0;
-  private readerAlive = false;
+  /** Id of the current read loop (one per connection). */
+  private readerId = 0;
 
   get closed(): boolean {
     return this.paused || this.holds > 0;
@@ -59,27 +59,24 @@ export class ReadGate {
   /** Called by the reader before each read: `undefined` to go on, or a promise to wait on. */
   pass(): Promise<void> | undefined {
     if (!this.closed) return undefined;
-    this.markParked();
+    this.park('parked');
     this.opened ??= deferred<void>();
     return this.opened.promise;
   }
 
   /** A new reader starts (a new connection); returns its id for {@link readerGone}. */
   readerStarted(): number {
-    this.parked = false;
-    this.readerAlive = true;
-    return ++this.reader;
+    this.reader = 'reading';
+    return ++this.readerId;
   }
 
   /** Reader `id` stopped for good (its connection ended): holders need not wait for it. */
   readerGone(id: number): void {
-    if (id !== this.reader) return;
-    this.readerAlive = false;
-    this.markParked();
+    if (id === this.readerId) this.park('gone');
   }
 
-  markParked(): void {
-    this.parked = true;
+  private park(phase: 'parked' | 'gone'): void {
+    this.reader = phase;
     for (const wake of this.parkedWaiters.splice(0)) wake();
   }
 
@@ -87,7 +84,7 @@ export class ReadGate {
     if (this.closed || !this.opened) return;
     const opened = this.opened;
     this.opened = undefined;
-    if (this.readerAlive) this.parked = false;
+    if (this.reader === 'parked') this.reader = 'reading';
     opened.resolve();
   }
 }
@@ -195,7 +192,7 @@ export function hold<T>(ctx: EngineContext, fn: () => Promise<T> | T): Promise<T
   const run = gate.mutex.then(async () => {
     gate.holds++;
     try {
-      if (!gate.parked && !preempt(ctx.session)) {
+      if (gate.reader === 'reading' && !preempt(ctx.session)) {
         await new Promise<void>((resolve) => gate.parkedWaiters.push(resolve));
       }
       return await fn();

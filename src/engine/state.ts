@@ -13,8 +13,8 @@
  * the socket is closed there), and the engine leaves `open` the moment the end is known.
  *
  * The engine keeps no other flag: "stopping" is derived (the engine's life signal is aborted and
- * the state is not yet `stopped`), and everything about one connection is its
- * {@link SessionPhase}.
+ * the state is not yet `stopped`), everything about one connection is its {@link SessionPhase},
+ * and the read loop's part in the read gate is its {@link ReaderPhase}.
  */
 import { InvalidStateError } from '../adapters/errors.js';
 
@@ -64,3 +64,10 @@ export class StateMachine {
  * `open` (sends are written at once), `ended` (its end is known; nothing more goes out on it).
  */
 export type SessionPhase = 'opening' | 'flushing' | 'open' | 'ended';
+
+/**
+ * The read loop, as the read gate sees it: `reading` (an exclusive holder must wait for it to
+ * park, or take over its read in flight), `parked` (waiting at the closed gate), `gone` (no
+ * connection, so no reader: holders need not wait).
+ */
+export type ReaderPhase = 'reading' | 'parked' | 'gone';
