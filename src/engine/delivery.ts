@@ -35,17 +35,23 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
 export class Dispatcher {
   private running = 0;
   private slot: Deferred<void> | undefined;
-  // Made once here rather than twice for every message whose hook returns a promise.
-  private readonly doneOk = (): void => this.done();
-  private readonly doneFailed = (error: unknown): void => {
-    this.onError(error);
-    this.done();
-  };
+  // Settle callbacks made once rather than twice for every message whose hook returns a
+  // promise, and only for the mode in use (an idle engine stays small).
+  private readonly doneOk: (() => void) | undefined;
+  private readonly doneFailed: ((error: unknown) => void) | undefined;
 
   constructor(
     private readonly concurrency: number,
     private readonly onError: (error: unknown) => void,
-  ) {}
+  ) {
+    if (concurrency > 1) {
+      this.doneOk = () => this.done();
+      this.doneFailed = (error) => {
+        onError(error);
+        this.done();
+      };
+    }
+  }
 
   dispatch<A, B>(hook: (a: A, b: B) => unknown, a: A, b: B): Promise<void> | undefined {
     let result: unknown;

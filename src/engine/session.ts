@@ -58,29 +58,8 @@ export class Session {
     /** One controller for the attempt and the connection it opens. */
     readonly controller: AbortController,
   ) {
-    const id = (this.id = `${engine.id}.${++engine.seq}`);
-    const sendOn = (type: MessageType, data: WriteData, options?: SendOptions): Promise<void> =>
-      this.phase === 'opening'
-        ? this.write(type, data, options?.signal)
-        : engine.session === this && this.phase !== 'ended'
-          ? send(engine, type, data, options)
-          : Promise.reject(new NotConnectedError(`Cannot send: connection ${id} has ended`));
-    this.ctx = {
-      adapter,
-      connectionId: id,
-      attempt,
-      reconnect,
-      handshake,
-      signal: controller.signal,
-      send: sendOn,
-      sendText: (text, options) => sendOn(MessageType.Text, text, options),
-      sendBinary: (data, options) => sendOn(MessageType.Binary, data, options),
-      restart: () => {
-        if (this.phase === 'opening') controller.abort(new RestartRequestedError());
-        else this.end({ kind: 'restart' });
-      },
-      exit: () => void engine.stop(),
-    };
+    this.id = `${engine.id}.${++engine.seq}`;
+    this.ctx = new SessionContext(this, handshake);
   }
 
   /** Whether its end is known. */
@@ -105,6 +84,51 @@ export class Session {
     const metrics = this.engine.metrics;
     metrics.messagesOut++;
     metrics.bytesOut += byteLength(data);
+  }
+}
+
+/**
+ * What the hooks see of a session. `restart` and `exit` are the connection's own functions (they
+ * may be passed around); the send methods live on the prototype, not in closures per connection.
+ */
+class SessionContext implements HookContext {
+  readonly adapter: WebSocketConnectionAdapter;
+  readonly connectionId: string;
+  readonly attempt: number;
+  readonly reconnect: boolean;
+  readonly signal: AbortSignal;
+  readonly restart: () => void;
+  readonly exit: () => void;
+
+  constructor(
+    private readonly session: Session,
+    readonly handshake: HandshakeResponse,
+  ) {
+    this.adapter = session.adapter;
+    this.connectionId = session.id;
+    this.attempt = session.attempt;
+    this.reconnect = session.reconnect;
+    this.signal = session.controller.signal;
+    this.restart = () => {
+      if (session.phase === 'opening') session.controller.abort(new RestartRequestedError());
+      else session.end({ kind: 'restart' });
+    };
+    this.exit = () => void session.engine.stop();
+  }
+
+  send(type: MessageType, data: WriteData, options?: SendOptions): Promise<void> {
+    const session = this.session;
+    if (session.phase === 'opening') return session.write(type, data, options?.signal);
+    if (session.engine.session === session && !session.done) return send(session.engine, type, data, options);
+    return Promise.reject(new NotConnectedError(`Cannot send: connection ${session.id} has ended`));
+  }
+
+  sendText(text: string, options?: SendOptions): Promise<void> {
+    return this.send(MessageType.Text, text, options);
+  }
+
+  sendBinary(data: Uint8Array | ArrayBuffer, options?: SendOptions): Promise<void> {
+    return this.send(MessageType.Binary, data, options);
   }
 }
 
