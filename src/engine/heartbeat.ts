@@ -18,6 +18,7 @@ import { ConnectionClosedError, UnsupportedOperationError, WebSocketCloseError }
 import type { Message, MessageType, WriteData } from '../adapters/types.js';
 import { HeartbeatTimeoutError, InvalidOptionError } from './errors.js';
 import { numberOption, POSITIVE } from './options.js';
+import type { HeartbeatPhase } from './state.js';
 import { Timer } from './timers.js';
 
 export type HeartbeatMode = 'auto' | 'ping' | 'message' | 'traffic' | 'off';
@@ -95,8 +96,7 @@ export class Heartbeat {
   private readonly deadline = new Timer();
   private probeController: AbortController | undefined;
   private sentAt = 0;
-  private awaitingMessagePong = false;
-  private stopped = false;
+  private phase: HeartbeatPhase = 'waiting';
   private lastTraffic = 0;
   /** Whether inbound messages matter to this heartbeat (message and traffic modes): lets the reader skip the call. */
   watchesMessages: boolean;
@@ -116,7 +116,7 @@ export class Heartbeat {
   }
 
   stop(): void {
-    this.stopped = true;
+    this.phase = 'stopped';
     this.tick.cancel();
     this.deadline.cancel();
     this.probeController?.abort();
@@ -136,15 +136,13 @@ export class Heartbeat {
     if (this.mode !== 'message') return false;
     const isPong = this.options.isPong;
     const matched = isPong === undefined ? true : isPong(message);
-    if (matched && this.awaitingMessagePong) {
-      this.awaitingMessagePong = false;
-      this.answered();
-    }
+    if (matched && this.phase === 'probing') this.answered();
     return matched && isPong !== undefined && !this.options.deliverPongs;
   }
 
   private schedule(): void {
-    if (this.stopped) return;
+    if (this.phase === 'stopped') return;
+    this.phase = 'waiting';
     if (this.mode === 'traffic') {
       // Nothing is sent: silence for interval + timeout means the connection is gone.
       this.tick.cancel();
@@ -165,7 +163,8 @@ export class Heartbeat {
   }
 
   private probe(): void {
-    if (this.stopped) return;
+    if (this.phase === 'stopped') return;
+    this.phase = 'probing';
     this.sentAt = Date.now();
     this.deadline.arm(this.options.timeout, () => this.die(this.options.timeout));
     if (this.mode === 'ping') {
@@ -190,7 +189,6 @@ export class Heartbeat {
       );
       return;
     }
-    this.awaitingMessagePong = true;
     const spec = this.options.message!;
     const message = typeof spec === 'function' ? spec() : spec;
     this.probes.send(message).catch(() => {
@@ -208,14 +206,14 @@ export class Heartbeat {
   }
 
   private answered(): void {
-    if (this.stopped) return;
+    if (this.phase === 'stopped') return;
     this.deadline.cancel();
     this.events.rtt(Date.now() - this.sentAt);
     this.schedule();
   }
 
   private die(timeoutMs: number): void {
-    if (this.stopped) return;
+    if (this.phase === 'stopped') return;
     this.stop();
     this.events.dead(new HeartbeatTimeoutError(timeoutMs));
   }

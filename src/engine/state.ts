@@ -14,7 +14,8 @@
  *
  * The engine keeps no other flag: "stopping" is derived (the engine's life signal is aborted and
  * the state is not yet `stopped`), everything about one connection is its {@link SessionPhase},
- * and the read loop's part in the read gate is its {@link ReaderPhase}.
+ * the read loop's part in the read gate is its {@link ReaderPhase}, and its heartbeat's is its
+ * {@link HeartbeatPhase}.
  */
 import { InvalidStateError } from '../adapters/errors.js';
 
@@ -71,3 +72,9 @@ export type SessionPhase = 'opening' | 'flushing' | 'open' | 'ended';
  * connection, so no reader: holders need not wait).
  */
 export type ReaderPhase = 'reading' | 'parked' | 'gone';
+
+/**
+ * One connection's heartbeat: `waiting` (for the next probe, or watching for traffic), `probing`
+ * (a probe is out; its answer, or the deadline, comes next), `stopped`.
+ */
+export type HeartbeatPhase = 'waiting' | 'probing' | 'stopped';
