@@ -16,7 +16,7 @@
  * `restart()`, `exit()` and its id.
  */
 import { InvalidArgumentError } from '../adapters/errors.js';
-import { abortReason, raceSignal } from '../adapters/signals.js';
+import { abortReason } from '../adapters/signals.js';
 import type { StatusCode } from '../adapters/status-codes.js';
 import {
   MessageType,
@@ -335,9 +335,25 @@ export class Engine {
     const supervisor = this.supervisor;
     const starting = supervisor.start();
     if (signal === undefined || !supervisor.isStarting(starting)) return starting;
-    // Aborted before the first connection opened: stop trying.
-    return raceSignal(starting, signal, () => {
-      if (supervisor.isStarting(starting)) void supervisor.stop();
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        // Once the first connection is open (its promise about to resolve), the signal is moot.
+        if (!supervisor.isStarting(starting)) return;
+        reject(abortReason(signal));
+        void supervisor.stop();
+      };
+      const settle = (): void => signal.removeEventListener('abort', onAbort);
+      signal.addEventListener('abort', onAbort, { once: true });
+      starting.then(
+        () => {
+          settle();
+          resolve();
+        },
+        (error: unknown) => {
+          settle();
+          reject(error);
+        },
+      );
     });
   }
 

@@ -53,14 +53,10 @@ export class Supervisor {
     if (this.stopping) return Promise.reject(new EngineStoppedError('The engine is stopping'));
     ctx.life = new AbortController();
     const first = deferred<void>();
-    const starting = (this.starting = first.promise);
-    const settled = (): void => {
-      if (this.starting === starting) this.starting = undefined;
-    };
-    starting.then(settled, settled);
+    this.starting = first.promise;
     ctx.machine.to(EngineState.Connecting);
     this.running = this.loop(first);
-    return starting;
+    return first.promise;
   }
 
   /** Whether `start()` is still waiting for its first connection and returned this promise. */
@@ -111,6 +107,8 @@ export class Supervisor {
           throw error;
         }
         carried = cause.kind === 'lost' || cause.kind === 'heartbeat' ? session.attempt : session.attempt - 1;
+        // Settled from here on, synchronously: an abort of start()'s signal no longer stops anything.
+        this.starting = undefined;
         first.resolve();
         const end = await serve(session);
         if (end.kind === 'stop' || life.aborted) return;
@@ -227,6 +225,7 @@ export class Supervisor {
   private finish(failure: unknown, first: Deferred<void>): void {
     const { ctx } = this;
     ctx.session = undefined;
+    this.starting = undefined;
     if (failure !== undefined) ctx.events.emit('error', failure);
     const reason = failure ?? new EngineStoppedError();
     first.reject(reason);

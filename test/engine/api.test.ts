@@ -364,6 +364,15 @@ describe('start() retries by default', () => {
     expect(server.requests).toHaveLength(0);
   });
 
+  it('a signal aborted by an open listener, once the first connection is open, changes nothing', async () => {
+    const { engine } = harness();
+    const controller = new AbortController();
+    engine.once('open', () => controller.abort());
+    await engine.start({ signal: controller.signal });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(engine.state).toBe('open');
+  });
+
   it('a signal that aborts after the open changes nothing', async () => {
     const { engine } = harness();
     const controller = new AbortController();
