@@ -4,7 +4,8 @@
  * it resets the connection (the client sees 1006), closes it with 1012 (service restart), or goes
  * silent without closing anything (a half-open connection only the heartbeat can detect). The
  * engine consumes the feed and rides all of it out; its open hook asks the server to resume
- * after the last tick it saw, so no tick is lost. One line per event, a summary at the end.
+ * after the last tick it saw, so no tick is lost. One line per event, a summary at the end; on a
+ * terminal, a live summary line under the events (state, messages/s, reconnects, gaps, last RTT).
  *
  *   wsengine demo [--duration 20s] [--interval 250ms] [--drop-every 4s] [--no-resume] [--adapter ws]
  */
@@ -16,6 +17,7 @@ import { MessageType, type AdapterFactory } from '../adapters/types.js';
 import { createEngine } from '../engine/engine.js';
 import { ADAPTER_NAMES, loadAdapter } from './adapters.js';
 import { runCommand } from './command.js';
+import { RateMeter, StatusLine, type StatusOutput } from './status-line.js';
 
 export const DEMO_USAGE = `Usage: wsengine demo [options]
 
@@ -223,8 +225,33 @@ function clock(): string {
   return new Date().toISOString().slice(11, 23);
 }
 
+/** What the live summary line shows. */
+export interface LiveSummary {
+  readonly state: string;
+  readonly messagesPerSecond: number;
+  readonly reconnects: number;
+  readonly gaps: number;
+  readonly rttMs: number | undefined;
+  readonly elapsedMs: number;
+}
+
+export function formatLiveSummary(live: LiveSummary): string {
+  return [
+    live.state,
+    `${live.messagesPerSecond.toFixed(1)} msg/s`,
+    `${live.reconnects} reconnect${live.reconnects === 1 ? '' : 's'}`,
+    `${live.gaps} gap${live.gaps === 1 ? '' : 's'}`,
+    live.rttMs === undefined ? 'rtt -' : `rtt ${Math.round(live.rttMs)} ms`,
+    `${(live.elapsedMs / 1000).toFixed(0)} s`,
+  ].join(' | ');
+}
+
+/** How often the live summary line is redrawn, in ms. */
+const LIVE_REFRESH_MS = 250;
+
 export interface DemoRun extends DemoOptions {
-  readonly out: { write(text: string): unknown };
+  /** Event lines, and on a terminal (`isTTY`) the live summary line. */
+  readonly out: StatusOutput;
   /** Aborting it ends the demo early (Ctrl-C). */
   readonly signal: AbortSignal;
   /** The adapter factory; by default loaded by name from `adapter`. */
@@ -235,8 +262,9 @@ export interface DemoRun extends DemoOptions {
 
 /** Run the demo: returns its summary once the duration has passed or the signal aborted. */
 export async function runDemo(run: DemoRun): Promise<DemoSummary> {
+  const status = new StatusLine(run.out);
   const line = (event: string, detail = ''): void => {
-    run.out.write(`${clock()}  ${event.padEnd(12)} ${detail}\n`);
+    status.print(`${clock()}  ${event.padEnd(12)} ${detail}\n`);
   };
   const faults: Record<FaultKind, number> = { reset: 0, restart: 0, silence: 0 };
   const describeFault: Record<FaultKind, string> = {
@@ -286,6 +314,26 @@ export async function runDemo(run: DemoRun): Promise<DemoSummary> {
   engine.on('error', (error) => line('error', (error as Error).message));
 
   const started = Date.now();
+  const rate = new RateMeter();
+  const drawStatus = (): void => {
+    const metrics = engine.metrics();
+    status.set(
+      formatLiveSummary({
+        state: engine.state,
+        messagesPerSecond: rate.sample(tracker.messages, Date.now()),
+        reconnects: metrics.reconnects,
+        gaps: tracker.gaps,
+        rttMs: metrics.lastRttMs,
+        elapsedMs: Date.now() - started,
+      }),
+    );
+  };
+  let statusTimer: ReturnType<typeof setInterval> | undefined;
+  if (status.live) {
+    drawStatus();
+    statusTimer = setInterval(drawStatus, LIVE_REFRESH_MS);
+    engine.on('state', drawStatus);
+  }
   const timers: Array<ReturnType<typeof setTimeout>> = [];
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
@@ -305,6 +353,8 @@ export async function runDemo(run: DemoRun): Promise<DemoSummary> {
     run.signal.removeEventListener('abort', onAbort);
     await engine.stop();
     await feed.stop();
+    clearInterval(statusTimer);
+    status.clear();
   }
   const metrics = engine.metrics();
   const summary: DemoSummary = {
