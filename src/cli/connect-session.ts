@@ -61,6 +61,13 @@ const HELP = [
   '//text                   send "/text"',
 ];
 
+/** Lines in flight at which reading the input pauses (a piped file waits for the socket), and resumes. */
+const PAUSE_AT = 1000;
+const RESUME_AT = 100;
+/** Outbox bounds: a paused input may still hand over the lines of the chunk already read. */
+const OUTBOX_MESSAGES = 100_000;
+const OUTBOX_BYTES = 16 * 1024 * 1024;
+
 /** How long `/ping` waits for its pong when the heartbeat sets no timeout. */
 const DEFAULT_PING_TIMEOUT = 5_000;
 
@@ -109,8 +116,9 @@ export async function connect(run: ConnectRun): Promise<number> {
             ...(run.maxRetries === undefined ? {} : { retries: run.maxRetries }),
           }
         : false,
-      // A line typed while reconnecting waits for the next connection instead of failing.
-      outbox: { queue: true },
+      // A line typed while reconnecting waits for the next connection instead of failing. The
+      // bounds leave room for what one read of the input can hold beyond the pause below.
+      outbox: { queue: true, maxMessages: OUTBOX_MESSAGES, maxBytes: OUTBOX_BYTES },
       onOpen: (ctx) => {
         openCtx = ctx;
       },
@@ -218,13 +226,25 @@ export async function connect(run: ConnectRun): Promise<number> {
     });
   };
 
+  let paused = false;
+  const settled = (sending: Promise<void>): void => {
+    pending.delete(sending);
+    if (paused && pending.size <= RESUME_AT) {
+      paused = false;
+      rl.resume();
+    }
+  };
   const send = (text: string): void => {
     const sending = engine.sendText(text);
     pending.add(sending);
+    if (!paused && pending.size >= PAUSE_AT) {
+      paused = true;
+      rl.pause();
+    }
     sending.then(
-      () => pending.delete(sending),
+      () => settled(sending),
       (error: unknown) => {
-        pending.delete(sending);
+        settled(sending);
         unsent++;
         // Once the engine has given up, its failure is reported once, at the end.
         if (engine.state !== 'stopped') screen.problem(`not sent: ${describeError(error)}`);

@@ -122,8 +122,9 @@ describe('connect through pipes', () => {
   it('sends every pending line before the close at the end of input', async () => {
     const s = await server();
     const run = startCli(cli.main, ['connect', s.url]);
-    const lines = Array.from({ length: 200 }, (_, i) => `line ${i}`);
-    // All of it at once, before the connection is even open: the outbox holds the lines.
+    const lines = Array.from({ length: 20_000 }, (_, i) => `line ${i}`);
+    // All of it at once, before the connection is even open: the outbox holds the lines, and
+    // past 1000 in flight the input waits.
     run.write(lines.join('\n') + '\n');
     run.end();
     expect(await s.nextClose()).toEqual({ code: 1000, reason: '' });
