@@ -15,7 +15,8 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { statusCodeName } from '../adapters/status-codes.js';
 import { MessageType, type AdapterFactory } from '../adapters/types.js';
 import { createEngine } from '../engine/engine.js';
-import { ADAPTER_NAMES, loadAdapter } from './adapters.js';
+import { loadAdapter } from './adapters.js';
+import { adapterFlag, UsageError } from './args.js';
 import { runCommand } from './command.js';
 import { RateMeter, StatusLine, type StatusOutput } from './status-line.js';
 
@@ -60,11 +61,11 @@ const FAULTS: readonly FaultKind[] = ['reset', 'restart', 'silence'];
 /** Parse "20s", "1500ms", "1m" or a plain number of seconds, into ms. */
 export function parseDuration(text: string, flag: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
-  if (!match) throw new Error(`--${flag} expects a duration such as 20s, 1500ms or 1m, got "${text}"`);
+  if (!match) throw new UsageError(`--${flag} expects a duration such as 20s, 1500ms or 1m, got "${text}"`);
   const value = Number(match[1]);
   const unit = match[2] ?? 's';
   const ms = unit === 'ms' ? value : unit === 's' ? value * 1000 : value * 60_000;
-  if (ms <= 0) throw new Error(`--${flag} must be more than 0`);
+  if (ms <= 0) throw new UsageError(`--${flag} must be more than 0`);
   return Math.round(ms);
 }
 
@@ -84,10 +85,8 @@ export function parseDemoArgs(args: readonly string[]): DemoOptions | undefined 
     },
   });
   if (values.help) return undefined;
-  if (positionals.length > 0) throw new Error(`unexpected argument "${positionals[0]}"`);
-  if (!(ADAPTER_NAMES as readonly string[]).includes(values.adapter!)) {
-    throw new Error(`--adapter expects one of ${ADAPTER_NAMES.join(', ')}, got "${values.adapter}"`);
-  }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  adapterFlag(values.adapter!);
   return {
     durationMs: parseDuration(values.duration!, 'duration'),
     tickMs: parseDuration(values.interval!, 'interval'),
