@@ -111,6 +111,9 @@ export async function connect(run: ConnectRun): Promise<number> {
             },
       reconnect: run.reconnect
         ? {
+            // Like wscat: a server that cannot be reached at all is reported at once (exit 1);
+            // retries are for connections that were open and broke.
+            retryOnStart: false,
             ...(run.minDelay === undefined ? {} : { minDelay: run.minDelay }),
             ...(run.maxDelay === undefined ? {} : { maxDelay: Math.max(run.maxDelay, run.minDelay ?? 0) }),
             ...(run.maxRetries === undefined ? {} : { retries: run.maxRetries }),
