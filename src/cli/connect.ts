@@ -9,6 +9,7 @@
  * `connect-session.ts`; this module holds the arguments and the process-level part.
  */
 import { parseArgs } from 'node:util';
+import { parseWebSocketUrl } from '../adapters/validation.js';
 import { adapterFlag, headerFlags, numberFlag, onePositional, UsageError } from './args.js';
 import { runCommand } from './command.js';
 import { connect, type BinaryFormat, type ConnectArgs } from './connect-session.js';
@@ -82,6 +83,11 @@ export function parseConnectArgs(args: readonly string[]): ConnectArgs | undefin
   const { values, positionals } = parsed;
   if (values.help) return undefined;
   const url = onePositional(positionals);
+  try {
+    parseWebSocketUrl(url);
+  } catch (error) {
+    throw new UsageError(`invalid <url> "${url}": ${(error as Error).message}`);
+  }
   const binaryAs = values['binary-as']!;
   if (binaryAs !== 'hex' && binaryAs !== 'base64') {
     throw new UsageError(`--binary-as expects hex or base64, got "${binaryAs}"`);

@@ -251,6 +251,7 @@ describe('connect arguments', () => {
     expect(() => parseConnectArgs(['ws://h/', '--heartbeat-timeout', '0'])).toThrow('--heartbeat-timeout');
     expect(() => parseConnectArgs(['ws://h/', '--wait', 'soon'])).toThrow('--wait');
     expect(() => parseConnectArgs(['ws://h/', 'ws://other/'])).toThrow('"ws://other/"');
+    expect(() => parseConnectArgs(['ftp://h/'])).toThrow('invalid <url> "ftp://h/"');
   });
 
   it('formats the status prompt and binary data', () => {
