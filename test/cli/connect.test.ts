@@ -78,6 +78,21 @@ describe('connect on a terminal', () => {
     expect(await run.exited).toBe(0);
   });
 
+  it('keeps the line being typed when a message arrives, and redraws it under the message', async () => {
+    const s = await server();
+    const run = startCli(cli.main, ['connect', s.url], { tty: true });
+    await run.waitFor(/\* connected to/);
+    run.write('abc');
+    await run.waitFor(/\] > abc/);
+    for (const ws of s.open) ws.send('pushed');
+    await run.waitFor(/< pushed\n\[open \| rtt - \| 0 reconnects\] > abc/);
+    run.write('def\r');
+    await run.waitFor(/< echo: abcdef\n/);
+    expect(s.received).toEqual(['abcdef']);
+    run.write('/quit\r');
+    expect(await run.exited).toBe(0);
+  });
+
   it('reports a bad /close and an unknown command without ending the session', async () => {
     const s = await server();
     const run = startCli(cli.main, ['connect', s.url], { tty: true });
