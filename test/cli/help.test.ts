@@ -109,9 +109,11 @@ describe('wsengine', () => {
       expect({ command, code: result.code }).toEqual({ command, code: 1 });
       expect(result.stderr).toMatch(new RegExp(`^wsengine ${command}: .*ECONNREFUSED.*\\n$`));
     }
-    const debug = await wsengine(['--debug', 'connect', url]);
-    expect(debug.code).toBe(1);
-    expect(debug.stderr.split('\n')[0]).toMatch(/^wsengine connect: cannot connect/);
-    expect(debug.stderr).toMatch(/\n {4}at /);
+    for (const command of ['connect', 'autobahn']) {
+      const debug = await wsengine(['--debug', command, url]);
+      expect({ command, code: debug.code }).toEqual({ command, code: 1 });
+      expect(debug.stderr.split('\n')[0]).toMatch(new RegExp(`^wsengine ${command}: .*ECONNREFUSED`));
+      expect(debug.stderr).toMatch(/\n {4}at /);
+    }
   });
 });
