@@ -149,11 +149,12 @@ export async function connect(run: ConnectRun): Promise<number> {
     if (message.type === MessageType.Text) screen.text(message.data);
     else screen.binary(message.data);
   });
-  engine.on('open', ({ attempt, handshake }) => {
+  engine.on('open', ({ attempt, reconnect, handshake }) => {
     opened++;
     const protocol = handshake.protocol ? ` (protocol ${handshake.protocol})` : '';
-    if (opened === 1) screen.event(`connected to ${run.url}${protocol}`);
-    else screen.event(`reconnected to ${run.url}${protocol}, attempt ${attempt}`);
+    // `attempt` counts the tries of this outage: 1 when the first one worked.
+    if (reconnect) screen.event(`reconnected to ${run.url}${protocol}, attempt ${attempt}`);
+    else screen.event(`connected to ${run.url}${protocol}`);
     refresh();
   });
   engine.on('close', ({ code, reason, initiator }) => {

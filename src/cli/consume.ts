@@ -149,7 +149,7 @@ export async function consume(run: ConsumeRun): Promise<number> {
         ...(run.maxRetries === undefined ? {} : { retries: run.maxRetries }),
       },
       onOpen: async (ctx) => {
-        for (const text of run.send) await ctx.adapter.write(MessageType.Text, text);
+        for (const text of run.send) await ctx.sendText(text);
       },
     });
   } catch (error) {

@@ -287,7 +287,7 @@ export async function runDemo(run: DemoRun): Promise<DemoSummary> {
     onOpen: async (ctx) => {
       // The open hook runs before any tick is delivered: ask to resume after the last one seen.
       const request = run.resume && tracker.last > 0 ? { resume: tracker.last } : { subscribe: true };
-      await ctx.adapter.write(MessageType.Text, JSON.stringify(request));
+      await ctx.sendText(JSON.stringify(request));
     },
     onMessage: (message) => {
       if (message.type !== MessageType.Text) return;

@@ -22,8 +22,8 @@ afterEach(async () => {
   for (const server of servers.splice(0)) await server.close();
 });
 
-async function server(): Promise<EchoServer> {
-  const s = await startEchoServer();
+async function server(port = 0): Promise<EchoServer> {
+  const s = await startEchoServer(port);
   servers.push(s);
   return s;
 }
@@ -185,6 +185,25 @@ describe('connect through pipes', () => {
     run.write('/close 4000 bye\n');
     expect(await s.nextClose()).toMatchObject({ code: 1006 });
     expect(await s.nextClose()).toEqual({ code: 4000, reason: 'bye' });
+    expect(await run.exited).toBe(0);
+  });
+
+  it('keeps trying while the server is down, and says which attempt of the outage worked', async () => {
+    const first = await server();
+    const port = Number(new URL(first.url).port);
+    const run = startCli(cli.main, ['connect', first.url, ...FAST]);
+    await run.waitFor(/^connected to /m, 'stderr');
+    await first.close();
+    await run.waitFor(/^connection lost \(1006/m, 'stderr');
+    await run.waitFor(/^error: attempt 1 failed: .*ECONNREFUSED/m, 'stderr');
+    await run.waitFor(/^error: attempt 2 failed: .*ECONNREFUSED/m, 'stderr');
+    const second = await server(port);
+    const match = await run.waitFor(/^reconnected to ws:\/\/127\.0\.0\.1:\d+\/, attempt (\d+)\n/m, 'stderr');
+    expect(Number(match[1])).toBeGreaterThanOrEqual(3);
+    run.write('back\n');
+    await run.waitFor(/^echo: back\n/m);
+    run.end();
+    expect(await second.nextClose()).toEqual({ code: 1000, reason: '' });
     expect(await run.exited).toBe(0);
   });
 

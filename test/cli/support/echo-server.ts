@@ -22,8 +22,9 @@ export interface EchoServer {
   close(): Promise<void>;
 }
 
-export async function startEchoServer(): Promise<EchoServer> {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+/** Start on `port` (0: any free one; another: to come back where a stopped server was). */
+export async function startEchoServer(port = 0): Promise<EchoServer> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port });
   await new Promise<void>((resolve) => wss.once('listening', resolve));
   const received: string[] = [];
   const open = new Set<WebSocket>();
