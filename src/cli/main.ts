@@ -20,6 +20,7 @@ interface Registered {
 const COMMANDS: Record<string, Registered> = {
   connect: { summary: 'connect <url>: talk to a server: lines typed are sent, messages printed (like wscat)', load: () => import('./connect.js') },
   consume: { summary: 'consume <url>: connect with the resilient engine and print events as JSON lines', load: () => import('./consume.js') },
+  exec: { summary: 'exec <url>: run a command in a Kubernetes pod (exec/attach) with this terminal attached', load: () => import('./exec.js') },
   autobahn: { summary: 'autobahn <url>: run the Autobahn client test cases against a fuzzing server', load: () => import('./autobahn.js') },
   demo: { summary: 'demo: an embedded feed server that drops connections, and the engine riding it out', load: () => import('./demo.js') },
 };
