@@ -9,7 +9,6 @@
  */
 import { InvalidArgumentError, InvalidOptionError } from './errors.js';
 
-const MiB = 1024 * 1024;
 
 /** Bounds of an adapter's inbound queue: messages that arrived but were not read yet. */
 export interface ReadQueueLimits {
@@ -64,13 +63,17 @@ export interface NodeAdapterOptions extends CommonAdapterOptions {
   readonly maxRedirects?: number;
 }
 
+/** The inbound queue's default bounds (also in {@link ADAPTER_DEFAULTS}). */
+// Sizes as literals: a bundler keeps an object whose values are computed, even when unused.
+const READ_QUEUE_DEFAULTS = { messages: 4096, bytes: 8_388_608 /* 8 MiB */ } as const;
+
 /** The shared defaults, in one place. */
 export const ADAPTER_DEFAULTS = {
   handshakeTimeout: 30_000,
   closeTimeout: 5_000,
-  readQueue: { messages: 4096, bytes: 8 * MiB },
-  maxPayload: 64 * MiB,
-  maxFrameSize: 64 * MiB,
+  readQueue: READ_QUEUE_DEFAULTS,
+  maxPayload: 67_108_864 /* 64 MiB */,
+  maxFrameSize: 67_108_864,
   followRedirects: false,
   maxRedirects: 10,
 } as const;
@@ -178,8 +181,8 @@ export class OptionReader {
     for (const key of Object.keys(this.values)) {
       if (this.read.has(key) || this.values[key] === undefined) continue;
       const path = this.prefix + key;
-      const renamed = RENAMED[path];
-      throw new InvalidOptionError(path, renamed ? `renamed to ${renamed}` : 'not an option of this adapter');
+      const now = RENAMED[path];
+      throw new InvalidOptionError(path, now ? `renamed to ${now}` : 'not an option of this adapter');
     }
   }
 }
@@ -194,13 +197,13 @@ export interface ResolvedCommonOptions {
 /** Read `handshakeTimeout`, `closeTimeout` and `readQueue` (a nested reader may add its own keys first). */
 export function readCommonOptions(reader: OptionReader, queue: OptionReader = reader.object('readQueue')): ResolvedCommonOptions {
   const readQueue = {
-    messages: queue.integer('messages', ADAPTER_DEFAULTS.readQueue.messages, 1),
-    bytes: queue.integer('bytes', ADAPTER_DEFAULTS.readQueue.bytes, 1),
+    messages: queue.integer('messages', READ_QUEUE_DEFAULTS.messages, 1),
+    bytes: queue.integer('bytes', READ_QUEUE_DEFAULTS.bytes, 1),
   };
   queue.done();
   return {
-    handshakeTimeout: reader.milliseconds('handshakeTimeout', ADAPTER_DEFAULTS.handshakeTimeout, 1),
-    closeTimeout: reader.milliseconds('closeTimeout', ADAPTER_DEFAULTS.closeTimeout, 0),
+    handshakeTimeout: reader.milliseconds('handshakeTimeout', 30_000, 1),
+    closeTimeout: reader.milliseconds('closeTimeout', 5_000, 0),
     readQueue,
   };
 }

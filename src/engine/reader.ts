@@ -23,7 +23,7 @@ import { deferred, type Deferred } from './timers.js';
 const MAX_CONSECUTIVE_READ_ERRORS = 16;
 
 /** Marks a read in flight that an exclusive holder took over (the reader is still waiting on it). */
-const TAKEN_OVER: Promise<Message> = new Promise<Message>(() => {});
+const TAKEN_OVER: Promise<Message> = /* @__PURE__ */ new Promise<Message>(() => {});
 
 export function isConnectionGone(error: unknown): boolean {
   return error instanceof WebSocketCloseError || error instanceof ConnectionClosedError;
