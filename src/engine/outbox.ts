@@ -12,6 +12,7 @@ import type { MessageType, WriteData } from '../adapters/types.js';
 import { MessageExpiredError, OutboxOverflowError } from './errors.js';
 import { numberOption, POSITIVE } from './options.js';
 import { byteLength } from './metrics.js';
+import { isConnectionGone } from './reader.js';
 import { Timer } from './timers.js';
 
 export interface OutboxOptions {
@@ -149,6 +150,31 @@ export class Outbox {
       this.detach(entry);
       entry.reject(error);
     }
+  }
+
+  /**
+   * Write the queue in order through `write` while `flushing()` holds; sends made meanwhile join
+   * its end, so order is kept. An entry the connection could not take (it went away) keeps its
+   * place for the next connection. `drained` runs in the same turn as the last `shift()`, so that
+   * no send can slip into the queue between the end of the flush and the switch to direct writes.
+   */
+  async flush(write: (type: MessageType, data: WriteData) => Promise<void>, flushing: () => boolean, drained: () => void): Promise<void> {
+    while (flushing()) {
+      const entry = this.shift();
+      if (!entry) break;
+      try {
+        await write(entry.type, entry.data);
+        entry.resolve();
+      } catch (error) {
+        if (isConnectionGone(error)) {
+          // Not handed to the socket: it keeps its place for the next connection.
+          this.unshift(entry);
+          break;
+        }
+        entry.reject(error);
+      }
+    }
+    drained();
   }
 
   private remove(entry: InternalEntry): boolean {

@@ -13,7 +13,7 @@ import type { CloseChoice, CloseInfo, HookContext, SendOptions } from './engine.
 import { EngineStoppedError, NotConnectedError, OpenTimeoutError, RestartRequestedError, type HeartbeatTimeoutError } from './errors.js';
 import { Heartbeat } from './heartbeat.js';
 import { byteLength } from './metrics.js';
-import { isConnectionGone, read } from './reader.js';
+import { read } from './reader.js';
 import { EngineState, type SessionPhase } from './state.js';
 import { deferred } from './timers.js';
 
@@ -240,31 +240,19 @@ export async function serve(session: Session): Promise<End> {
     heartbeat.start();
   }
   void read(session);
-  if (flushing) void flush(session);
+  if (flushing) {
+    // The flush lives with the outbox, so that an app without one does not carry it.
+    void outbox.flush(
+      (type, data) => session.write(type, data),
+      () => session.phase === 'flushing',
+      () => {
+        if (!session.done) session.phase = 'open';
+      },
+    );
+  }
   const end = await session.ended.promise;
   await teardown(session, end);
   return end;
-}
-
-/** Write the outbox in order; sends made meanwhile join its end, so order is kept. */
-async function flush(session: Session): Promise<void> {
-  const outbox = session.engine.outbox!;
-  while (session.phase === 'flushing') {
-    const entry = outbox.shift();
-    if (!entry) break;
-    try {
-      await session.write(entry.type, entry.data);
-      entry.resolve();
-    } catch (error) {
-      if (isConnectionGone(error)) {
-        // Not handed to the socket: it keeps its place for the next connection.
-        outbox.unshift(entry);
-        break;
-      }
-      entry.reject(error);
-    }
-  }
-  if (!session.done) session.phase = 'open';
 }
 
 async function teardown(session: Session, end: End): Promise<void> {
