@@ -32,7 +32,7 @@ import { bindContext, type EngineContext } from './context.js';
 import { Dispatcher, resolveConcurrency, type DeliveryOptions } from './delivery.js';
 import { InvalidOptionError, type HeartbeatTimeoutError } from './errors.js';
 import { TypedEmitter } from './events.js';
-import { numberOption } from './options.js';
+import { expectOption, numberOption } from './options.js';
 import { resolveHeartbeatOptions, type HeartbeatOptions } from './heartbeat.js';
 import { Metrics, type MetricsSnapshot } from './metrics.js';
 import type { Outbox } from './outbox.js';
@@ -210,7 +210,7 @@ function checkFunction(name: string, value: unknown): void {
 
 /** Validate the options once, naming the option; resolve the parts the engine shares. */
 function createContext(options: EngineOptions): EngineContext {
-  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'expected an object');
+  expectOption(options !== null && typeof options === 'object', 'options', 'an object', options);
   const url = options.url;
   if (typeof url === 'string' || url instanceof URL) {
     try {
@@ -218,29 +218,22 @@ function createContext(options: EngineOptions): EngineContext {
     } catch (error) {
       throw new InvalidOptionError('url', (error as Error).message);
     }
-  } else if (typeof url !== 'function') {
-    throw new InvalidOptionError('url', `expected a string, a URL or a function, got ${typeof url}`);
-  }
-  if (typeof options.adapter !== 'function') {
-    throw new InvalidOptionError('adapter', `expected an adapter factory function, got ${typeof options.adapter}`);
-  }
+  } else expectOption(typeof url === 'function', 'url', 'a string, a URL or a function', url);
+  expectOption(typeof options.adapter === 'function', 'adapter', 'an adapter factory function', options.adapter);
   for (const hook of HOOKS) {
-    if (options[hook] !== undefined && typeof options[hook] !== 'function') {
-      throw new InvalidOptionError(hook, `expected a function, got ${typeof options[hook]}`);
-    }
+    expectOption(options[hook] === undefined || typeof options[hook] === 'function', hook, 'a function', options[hook]);
   }
-  if (options.protocols !== undefined && !Array.isArray(options.protocols)) {
-    throw new InvalidOptionError('protocols', 'expected an array of strings');
-  }
+  expectOption(options.protocols === undefined || Array.isArray(options.protocols), 'protocols', 'an array of strings', options.protocols);
   const closeTimeout = numberOption('closeTimeout', options.closeTimeout, 5000, 0);
   const outbox = options.outbox;
-  if (outbox !== undefined && typeof (outbox as Partial<Outbox>).enqueue !== 'function') {
-    throw new InvalidOptionError('outbox', 'expected an outbox made by createOutbox({ maxMessages, maxBytes, ttl })');
-  }
+  expectOption(
+    outbox === undefined || typeof (outbox as Partial<Outbox>).enqueue === 'function',
+    'outbox',
+    'an outbox made by createOutbox({ maxMessages, maxBytes, ttl })',
+    outbox,
+  );
   const tracing = options.tracing || undefined;
-  if (tracing !== undefined && typeof tracing.connect !== 'function') {
-    throw new InvalidOptionError('tracing', 'expected tracing made by otelTracing(tracer?) or false');
-  }
+  expectOption(tracing === undefined || typeof tracing.connect === 'function', 'tracing', 'tracing made by otelTracing(tracer?) or false', tracing);
   const events: TypedEmitter<EngineEvents> = new TypedEmitter<EngineEvents>((error, event) => {
     // A throwing 'error' listener must not recurse into itself: surface it as an uncaught error.
     if (event === 'error') {

@@ -17,7 +17,7 @@
 import { ConnectionClosedError, UnsupportedOperationError, WebSocketCloseError } from '../adapters/errors.js';
 import type { Message, MessageType, WriteData } from '../adapters/types.js';
 import { HeartbeatTimeoutError, InvalidOptionError } from './errors.js';
-import { numberOption, POSITIVE } from './options.js';
+import { expectOption, numberOption, POSITIVE } from './options.js';
 import type { HeartbeatPhase } from './state.js';
 import { Timer } from './timers.js';
 
@@ -58,15 +58,13 @@ const MODES: readonly HeartbeatMode[] = ['auto', 'ping', 'message', 'traffic', '
 export function resolveHeartbeatOptions(options: HeartbeatOptions | false | undefined): ResolvedHeartbeatOptions {
   const o = options === false ? { mode: 'off' as const } : (options ?? {});
   const mode = o.mode ?? 'auto';
-  if (!MODES.includes(mode)) throw new InvalidOptionError('heartbeat.mode', `expected one of ${MODES.join(', ')}, got ${String(mode)}`);
+  expectOption(MODES.includes(mode), 'heartbeat.mode', `one of ${MODES.join(', ')}`, mode);
   const interval = numberOption('heartbeat.interval', o.interval, 15_000, POSITIVE);
   const timeout = numberOption('heartbeat.timeout', o.timeout, 5_000, POSITIVE);
   if (mode === 'message' && o.message === undefined) {
     throw new InvalidOptionError('heartbeat.message', 'is required in heartbeat mode "message"');
   }
-  if (o.isPong !== undefined && typeof o.isPong !== 'function') {
-    throw new InvalidOptionError('heartbeat.isPong', `expected a function, got ${typeof o.isPong}`);
-  }
+  expectOption(o.isPong === undefined || typeof o.isPong === 'function', 'heartbeat.isPong', 'a function', o.isPong);
   return { mode, interval, timeout, message: o.message, isPong: o.isPong, deliverPongs: o.deliverPongs ?? false };
 }
 

@@ -6,7 +6,7 @@
  */
 import { HandshakeError, InvalidArgumentError, UnsupportedOperationError, WebSocketCloseError } from '../adapters/errors.js';
 import { InvalidOptionError } from './errors.js';
-import { numberOption } from './options.js';
+import { expectOption, numberOption } from './options.js';
 
 /** What a retry decision is told besides the error. */
 export interface RetryContext {
@@ -132,13 +132,9 @@ export class ReconnectPolicy {
     this.minUptime = numberOption('reconnect.minUptime', o.minUptime, 5000, 0);
     this.openTimeout = numberOption('reconnect.openTimeout', o.openTimeout, 10_000, 1);
     this.maxRetryAfter = numberOption('reconnect.maxRetryAfter', o.maxRetryAfter, 600_000, 0);
-    if (options.retryOnStart !== undefined && typeof options.retryOnStart !== 'boolean') {
-      throw new InvalidOptionError('reconnect.retryOnStart', `expected a boolean, got ${typeof options.retryOnStart}`);
-    }
+    expectOption(options.retryOnStart === undefined || typeof options.retryOnStart === 'boolean', 'reconnect.retryOnStart', 'a boolean', options.retryOnStart);
     this.retryOnStart = options.retryOnStart ?? true;
-    if (options.shouldRetry !== undefined && typeof options.shouldRetry !== 'function') {
-      throw new InvalidOptionError('reconnect.shouldRetry', `expected a function, got ${typeof options.shouldRetry}`);
-    }
+    expectOption(options.shouldRetry === undefined || typeof options.shouldRetry === 'function', 'reconnect.shouldRetry', 'a function', options.shouldRetry);
     this.decide = options.shouldRetry;
   }
 
