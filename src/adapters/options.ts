@@ -106,7 +106,7 @@ export function describeValue(value: unknown): string {
  * The one check behind every option of the engine and the adapters: unless `ok`, throw
  * {@link InvalidOptionError} naming the option, "expected <expected>, got <value>".
  */
-export function expectOption(ok: boolean, name: string, expected: string, value: unknown): void {
+export function expectOption(ok: boolean, name: string, expected: string, value: unknown): asserts ok {
   if (!ok) throw new InvalidOptionError(name, `expected ${expected}, got ${describeValue(value)}`);
 }
 
