@@ -93,11 +93,14 @@ describe('browser bundles', () => {
         `| every export of the engine alone | ${kib(engineAll.minified)} | ${kib(engineAll.gzipped)} |`,
       ].join('\n'),
     );
-    // Budgets for the engine's share (the adapter has its own): what the engine adds to the app,
-    // and every export of the engine. The targets for the totals are 11 KB (the app) and 13 KB
-    // (everything); see the README for where the bytes go.
-    expect(app.gzipped - adapter.gzipped).toBeLessThanOrEqual(9 * 1024);
-    expect(engineAll.gzipped).toBeLessThanOrEqual(12.5 * 1024);
+    // Ceilings on the totals, in bytes gzipped. The targets are 11,000 (the app) and 13,000
+    // (everything); these hold what is reached so far, so that no change grows the bundles
+    // unnoticed (the README says where the remaining bytes go).
+    expect(app.gzipped).toBeLessThanOrEqual(14_400);
+    expect(all.gzipped).toBeLessThanOrEqual(16_600);
+    // The engine's share of the app (the adapter has its own), and every export of the engine.
+    expect(app.gzipped - adapter.gzipped).toBeLessThanOrEqual(8_500);
+    expect(engineAll.gzipped).toBeLessThanOrEqual(12_200);
     expect(all.gzipped).toBeGreaterThan(adapter.gzipped);
     expect(all.gzipped).toBeGreaterThanOrEqual(app.gzipped);
   });
