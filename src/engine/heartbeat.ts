@@ -87,132 +87,132 @@ export interface HeartbeatEvents {
 }
 
 /** The heartbeat of one connection: started when it opens, stopped when it ends. */
-export interface Heartbeat {
+export class Heartbeat {
+  /** The mode in use (after any fallback from `auto`). */
+  mode: Exclude<HeartbeatMode, 'auto'>;
+  private readonly tick = new Timer();
+  private readonly deadline = new Timer();
+  private probeController: AbortController | undefined;
+  private sentAt = 0;
+  private phase: HeartbeatPhase = 'waiting';
+  private lastTraffic = 0;
   /** Whether inbound messages matter to this heartbeat (message and traffic modes): lets the reader skip the call. */
   watchesMessages: boolean;
-  start(): void;
-  stop(): void;
-  /** Sees an inbound message; returns true when it is a pong to keep from the application. */
-  onMessage(message: Message): boolean;
-}
 
-/**
- * Make the heartbeat of one connection. A closure rather than a class: its state lives in
- * local variables, which a minifier shortens (property names it cannot).
- */
-export function createHeartbeat(options: ResolvedHeartbeatOptions, probes: HeartbeatProbes, events: HeartbeatEvents): Heartbeat {
-  const { interval, timeout, isPong } = options;
-  /** The mode in use (after any fallback from `auto`). */
-  let mode: Exclude<HeartbeatMode, 'auto'> = options.mode === 'auto' ? 'ping' : options.mode;
-  const tick = new Timer();
-  const deadline = new Timer();
-  let probeController: AbortController | undefined;
-  let sentAt = 0;
-  let phase: HeartbeatPhase = 'waiting';
-  let lastTraffic = 0;
+  constructor(
+    private readonly options: ResolvedHeartbeatOptions,
+    private readonly probes: HeartbeatProbes,
+    private readonly events: HeartbeatEvents,
+  ) {
+    this.mode = options.mode === 'auto' ? 'ping' : options.mode;
+    this.watchesMessages = this.mode === 'message' || this.mode === 'traffic';
+  }
 
-  const stop = (): void => {
-    phase = 'stopped';
-    tick.cancel();
-    deadline.cancel();
-    probeController?.abort();
-    probeController = undefined;
-  };
+  start(): void {
+    if (this.mode === 'off') return;
+    this.schedule();
+  }
 
-  const die = (timeoutMs: number): void => {
-    if (phase === 'stopped') return;
-    stop();
-    events.dead(new HeartbeatTimeoutError(timeoutMs));
-  };
+  stop(): void {
+    this.phase = 'stopped';
+    this.tick.cancel();
+    this.deadline.cancel();
+    this.probeController?.abort();
+    this.probeController = undefined;
+  }
 
-  const armSilence = (ms: number): void => {
-    deadline.arm(ms, () => {
-      const limit = interval + timeout;
-      const silent = Date.now() - lastTraffic;
-      if (silent >= limit) die(limit);
-      else armSilence(limit - silent);
-    });
-  };
+  /**
+   * Tell the heartbeat a message arrived. Returns true when the message is an application-level
+   * pong that should not be delivered.
+   */
+  onMessage(message: Message): boolean {
+    if (this.mode === 'traffic') {
+      // Only a time stamp per message: the deadline timer checks it when it fires.
+      this.lastTraffic = Date.now();
+      return false;
+    }
+    if (this.mode !== 'message') return false;
+    const isPong = this.options.isPong;
+    const matched = isPong === undefined ? true : isPong(message);
+    if (matched && this.phase === 'probing') this.answered();
+    return matched && isPong !== undefined && !this.options.deliverPongs;
+  }
 
-  const schedule = (): void => {
-    if (phase === 'stopped') return;
-    phase = 'waiting';
-    if (mode === 'traffic') {
+  private schedule(): void {
+    if (this.phase === 'stopped') return;
+    this.phase = 'waiting';
+    if (this.mode === 'traffic') {
       // Nothing is sent: silence for interval + timeout means the connection is gone.
-      tick.cancel();
-      lastTraffic = Date.now();
-      armSilence(interval + timeout);
+      this.tick.cancel();
+      this.lastTraffic = Date.now();
+      this.armSilence(this.options.interval + this.options.timeout);
       return;
     }
-    tick.arm(interval, probe);
-  };
+    this.tick.arm(this.options.interval, () => this.probe());
+  }
 
-  const answered = (): void => {
-    if (phase === 'stopped') return;
-    deadline.cancel();
-    events.rtt(Date.now() - sentAt);
-    schedule();
-  };
+  private armSilence(ms: number): void {
+    this.deadline.arm(ms, () => {
+      const limit = this.options.interval + this.options.timeout;
+      const silent = Date.now() - this.lastTraffic;
+      if (silent >= limit) this.die(limit);
+      else this.armSilence(limit - silent);
+    });
+  }
 
-  const fallBack = (): void => {
-    deadline.cancel();
-    mode = options.message !== undefined ? 'message' : 'traffic';
-    heartbeat.watchesMessages = true;
-    if (mode === 'message') probe();
-    else schedule();
-  };
-
-  function probe(): void {
-    if (phase === 'stopped') return;
-    phase = 'probing';
-    sentAt = Date.now();
-    deadline.arm(timeout, () => die(timeout));
-    if (mode === 'ping') {
+  private probe(): void {
+    if (this.phase === 'stopped') return;
+    this.phase = 'probing';
+    this.sentAt = Date.now();
+    this.deadline.arm(this.options.timeout, () => this.die(this.options.timeout));
+    if (this.mode === 'ping') {
       const controller = new AbortController();
-      probeController = controller;
-      probes.ping(controller.signal).then(
+      this.probeController = controller;
+      this.probes.ping(controller.signal).then(
         () => {
-          if (probeController !== controller) return;
-          probeController = undefined;
-          answered();
+          if (this.probeController !== controller) return;
+          this.probeController = undefined;
+          this.answered();
         },
         (error: unknown) => {
-          if (probeController !== controller) return;
-          probeController = undefined;
-          if (error instanceof UnsupportedOperationError) fallBack();
+          if (this.probeController !== controller) return;
+          this.probeController = undefined;
+          if (error instanceof UnsupportedOperationError) this.fallBack();
           else if (error instanceof ConnectionClosedError || error instanceof WebSocketCloseError) {
-            stop();
-            events.gone(error);
+            this.stop();
+            this.events.gone(error);
           }
           // Other failures are left to the deadline.
         },
       );
       return;
     }
-    const spec = options.message!;
+    const spec = this.options.message!;
     const message = typeof spec === 'function' ? spec() : spec;
-    probes.send(message).catch(() => {
+    this.probes.send(message).catch(() => {
       // A failed write means the connection is going; the deadline or the reader will see it.
     });
   }
 
-  const heartbeat: Heartbeat = {
-    watchesMessages: mode === 'message' || mode === 'traffic',
-    start: () => {
-      if (mode !== 'off') schedule();
-    },
-    stop,
-    onMessage: (message) => {
-      if (mode === 'traffic') {
-        // Only a time stamp per message: the deadline timer checks it when it fires.
-        lastTraffic = Date.now();
-        return false;
-      }
-      if (mode !== 'message') return false;
-      const matched = isPong === undefined ? true : isPong(message);
-      if (matched && phase === 'probing') answered();
-      return matched && isPong !== undefined && !options.deliverPongs;
-    },
-  };
-  return heartbeat;
+  /** The adapter cannot send ping frames (a browser): use messages if configured, else traffic. */
+  private fallBack(): void {
+    this.deadline.cancel();
+    this.mode = this.options.message !== undefined ? 'message' : 'traffic';
+    this.watchesMessages = true;
+    if (this.mode === 'message') this.probe();
+    else this.schedule();
+  }
+
+  private answered(): void {
+    if (this.phase === 'stopped') return;
+    this.deadline.cancel();
+    this.events.rtt(Date.now() - this.sentAt);
+    this.schedule();
+  }
+
+  private die(timeoutMs: number): void {
+    if (this.phase === 'stopped') return;
+    this.stop();
+    this.events.dead(new HeartbeatTimeoutError(timeoutMs));
+  }
 }

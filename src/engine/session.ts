@@ -11,7 +11,7 @@ import { normalizeWriteData, parseWebSocketUrl } from '../adapters/validation.js
 import type { EngineContext } from './context.js';
 import type { CloseChoice, CloseInfo, HookContext, SendOptions } from './engine.js';
 import { EngineStoppedError, NotConnectedError, OpenTimeoutError, RestartRequestedError, type HeartbeatTimeoutError } from './errors.js';
-import { createHeartbeat, type Heartbeat } from './heartbeat.js';
+import { Heartbeat } from './heartbeat.js';
 import { byteLength } from './metrics.js';
 import { read } from './reader.js';
 import { EngineState, type SessionPhase } from './state.js';
@@ -218,7 +218,7 @@ export async function serve(session: Session): Promise<End> {
   });
   if (ctx.heartbeat.mode !== 'off' && !session.done) {
     const { adapter } = session;
-    const heartbeat = (session.heartbeat = createHeartbeat(
+    const heartbeat = (session.heartbeat = new Heartbeat(
       ctx.heartbeat,
       {
         ping: (signal) => adapter.ping({ signal }),
