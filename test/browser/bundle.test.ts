@@ -96,11 +96,11 @@ describe('browser bundles', () => {
     // Ceilings on the totals, in bytes gzipped. The targets are 11,000 (the app) and 13,000
     // (everything); these hold what is reached so far, so that no change grows the bundles
     // unnoticed (the README says where the remaining bytes go).
-    expect(app.gzipped).toBeLessThanOrEqual(14_400);
-    expect(all.gzipped).toBeLessThanOrEqual(16_600);
+    expect(app.gzipped).toBeLessThanOrEqual(14_500);
+    expect(all.gzipped).toBeLessThanOrEqual(16_700);
     // The engine's share of the app (the adapter has its own), and every export of the engine.
     expect(app.gzipped - adapter.gzipped).toBeLessThanOrEqual(8_500);
-    expect(engineAll.gzipped).toBeLessThanOrEqual(12_200);
+    expect(engineAll.gzipped).toBeLessThanOrEqual(12_300);
     expect(all.gzipped).toBeGreaterThan(adapter.gzipped);
     expect(all.gzipped).toBeGreaterThanOrEqual(app.gzipped);
   });
