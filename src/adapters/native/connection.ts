@@ -4,14 +4,14 @@
  * handshake of RFC 6455 section 7.
  */
 import type { Socket } from 'node:net';
-import { ConnectionClosedError, WebSocketCloseError } from '../errors.js';
+import { ConnectionClosedError, WebSocketCloseError, type WsEngineError } from '../errors.js';
+import { PingFloodError } from '../flood-error.js';
 import { ReadQueue } from '../read-queue.js';
 import { abortReason } from '../signals.js';
 import { MessageType } from '../types.js';
 import { FrameParser, Opcode } from './frame-parser.js';
 import type { ResolvedOptions } from './options.js';
 import { PerMessageDeflate, type DeflateParams } from './permessage-deflate.js';
-import type { ProtocolError } from './protocol-error.js';
 import { Sender } from './sender.js';
 import type { SocketInput } from './socket-input.js';
 
@@ -28,6 +28,15 @@ interface PendingPing {
  * - `closed`: the server's close frame arrived (answered), or TCP is gone: no more sends.
  */
 type State = 'open' | 'closing' | 'closed';
+
+/**
+ * The most pongs that may wait unsent (written to the socket, not yet handed to the system).
+ * Section 5.5.2 asks for a pong per ping; a server that pings without reading would make them
+ * pile up without bound. A burst is answered in full (one socket read holds about 1,000 pings
+ * of 125 bytes, so bursts four times that size pass); past the limit the connection fails with
+ * 1008 (section 7.4.1, policy violation). At most about 540 KB of pongs are held.
+ */
+export const MAX_PENDING_PONGS = 4096;
 
 function encodeClose(code: number, reason: string): Buffer {
   const payload = Buffer.allocUnsafe(2 + Buffer.byteLength(reason));
@@ -52,6 +61,10 @@ export class NativeConnection {
   #transportPaused = false;
   #localClose: WebSocketCloseError | undefined;
   #backlogPaused = false;
+  #pendingPongs = 0;
+  readonly #pongWritten = (): void => {
+    this.#pendingPongs--;
+  };
 
   /**
    * `input` is given when the socket was created with its `onread` option (plain TCP): the
@@ -96,7 +109,7 @@ export class NativeConnection {
         onPing: (payload) => this.#onPing(payload),
         onPong: (payload) => this.#onPong(payload),
         onClose: (code, reason) => this.#onClose(code, reason),
-        onError: (error) => this.#onProtocolError(error),
+        onError: (error) => this.#fail(error.closeCode, error),
         onBacklog: (paused) => {
           this.#backlogPaused = paused;
           if (paused) this.socket.pause();
@@ -234,7 +247,13 @@ export class NativeConnection {
 
   #onPing(payload: Buffer): void {
     // Section 5.5.2: answer with a pong carrying the same payload, unless we already sent close.
-    if (!this.#closeSent) this.#sender.sendControl(Opcode.Pong, payload);
+    if (this.#closeSent) return;
+    if (this.#pendingPongs >= MAX_PENDING_PONGS) {
+      this.#parser.stop();
+      this.#fail(1008, new PingFloodError(MAX_PENDING_PONGS));
+      return;
+    }
+    if (this.#sender.sendControl(Opcode.Pong, payload, this.#pongWritten)) this.#pendingPongs++;
   }
 
   #onPong(payload: Buffer): void {
@@ -259,16 +278,18 @@ export class NativeConnection {
     this.socket.end();
   }
 
-  #onProtocolError(error: ProtocolError): void {
-    // Section 7.1.7, "Fail the WebSocket Connection": send the close frame with the code, then
-    // close TCP; the rest of the input cannot be parsed any more.
+  /**
+   * Section 7.1.7, "Fail the WebSocket Connection": send the close frame with the code, then
+   * close TCP; the rest of the input cannot be parsed any more (the parser has stopped).
+   */
+  #fail(closeCode: number, error: WsEngineError): void {
     const wasOpen = this.#state === 'open';
     this.#state = 'closed';
     if (wasOpen) {
-      this.queue.fail(new WebSocketCloseError(error.closeCode, error.message, { wasClean: false, cause: error }));
+      this.queue.fail(new WebSocketCloseError(closeCode, error.message, { wasClean: false, cause: error }));
       this.#failPending(new ConnectionClosedError(`The connection failed: ${error.message}`, { cause: error }));
     }
-    this.#sendClose(error.closeCode, '');
+    this.#sendClose(closeCode, '');
     this.#armCloseTimer();
     this.socket.end();
   }
