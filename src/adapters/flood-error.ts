@@ -7,6 +7,14 @@
  */
 import { WsEngineError } from './errors.js';
 
+/**
+ * The most pongs that may wait unsent (written to the socket, not yet handed to the system), on
+ * every adapter that answers pings. A burst is answered in full (one socket read holds about
+ * 1,000 pings of 125 bytes, so bursts four times that size pass); past the limit the connection
+ * is failed. At most about 540 KB of pongs are held.
+ */
+export const MAX_PENDING_PONGS = 4096;
+
 export class PingFloodError extends WsEngineError {
   /** How many pongs may wait unsent before the connection is failed. */
   readonly limit: number;

@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import { ConnectionClosedError, WebSocketCloseError, type WsEngineError } from '../errors.js';
-import { PingFloodError } from '../flood-error.js';
+import { MAX_PENDING_PONGS, PingFloodError } from '../flood-error.js';
 import { ReadQueue } from '../read-queue.js';
 import { abortReason } from '../signals.js';
 import { MessageType } from '../types.js';
@@ -28,15 +28,6 @@ interface PendingPing {
  * - `closed`: the server's close frame arrived (answered), or TCP is gone: no more sends.
  */
 type State = 'open' | 'closing' | 'closed';
-
-/**
- * The most pongs that may wait unsent (written to the socket, not yet handed to the system).
- * Section 5.5.2 asks for a pong per ping; a server that pings without reading would make them
- * pile up without bound. A burst is answered in full (one socket read holds about 1,000 pings
- * of 125 bytes, so bursts four times that size pass); past the limit the connection fails with
- * 1008 (section 7.4.1, policy violation). At most about 540 KB of pongs are held.
- */
-export const MAX_PENDING_PONGS = 4096;
 
 function encodeClose(code: number, reason: string): Buffer {
   const payload = Buffer.allocUnsafe(2 + Buffer.byteLength(reason));

@@ -5,9 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketCloseError } from '../../../src/adapters/errors.js';
-import { PingFloodError } from '../../../src/adapters/flood-error.js';
 import { createNativeAdapter, type NativeAdapter } from '../../../src/adapters/native/index.js';
-import { MAX_PENDING_PONGS } from '../../../src/adapters/native/connection.js';
+import { MAX_PENDING_PONGS, PingFloodError } from '../../../src/adapters/flood-error.js';
 import { MessageType } from '../../../src/adapters/types.js';
 import { rejection, serverFrame, startRawServer, type RawConnection, type RawServer } from './helpers.js';
 
