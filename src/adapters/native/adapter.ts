@@ -79,11 +79,11 @@ export class NativeAdapter implements WebSocketConnectionAdapter {
   read(options?: OperationOptions): Promise<Message> {
     const connection = this.#connection;
     if (!connection) return Promise.reject(new ConnectionClosedError('read() was called before a connection was opened'));
-    return connection.queue.read(options?.signal);
+    return connection.read(options?.signal);
   }
 
   tryRead(): Message | undefined {
-    return this.#connection?.queue.tryRead();
+    return this.#connection?.tryRead();
   }
 
   write(type: MessageType, data: WriteData, options?: OperationOptions): Promise<void> {
