@@ -15,7 +15,7 @@ import {
   type EngineEvents,
   type EngineOptions,
 } from '../../src/engine/index.js';
-import { FaultProxy } from '../utils/fault-proxy.js';
+import { FaultProxy } from '../../src/testing/fault-proxy.js';
 
 interface Server {
   readonly wss: WebSocketServer;
