@@ -131,6 +131,9 @@ function oneOf<T extends string>(name: string, value: T | undefined, allowed: re
 }
 
 function resolveOptions(options: BrowserAdapterOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidArgumentError(`Invalid browser adapter options: expected an object, got ${options === null ? 'null' : typeof options}`);
+  }
   const WebSocketCtor =
     options.WebSocket ?? (globalThis as { WebSocket?: WhatwgWebSocketConstructor }).WebSocket;
   if (typeof WebSocketCtor !== 'function') {
