@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
 import { createNativeAdapter } from '../../src/adapters/native/index.js';
 import { createEngine, type Engine } from '../../src/engine/index.js';
-import { heapAfterGc, MiB } from './gc.js';
+import { heapAfterGc } from './gc.js';
 
 const ENGINES = 1000;
 /** Engines started at once while connecting the fleet (the server's listen backlog is 4096). */
