@@ -183,7 +183,7 @@ export async function consume(run: ConsumeRun): Promise<number> {
     return 2;
   }
   engine.on('connecting', ({ attempt }) => emit('connecting', { attempt }));
-  engine.on('open', ({ attempt, handshake }) => emit('open', { attempt, protocol: handshake.protocol }));
+  engine.on('open', ({ attempt, reconnect, handshake }) => emit('open', { attempt, reconnect, protocol: handshake.protocol }));
   engine.on('message', (message) => {
     if (message.type === MessageType.Text) {
       emit('message', { type: 'text', size: new TextEncoder().encode(message.data).byteLength, text: message.data });

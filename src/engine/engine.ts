@@ -9,7 +9,7 @@
  * the current connection.
  */
 import { ConnectionClosedError, InvalidArgumentError, WebSocketCloseError } from '../adapters/errors.js';
-import { raceSignal } from '../adapters/signals.js';
+import { abortReason, raceSignal } from '../adapters/signals.js';
 import type { StatusCode } from '../adapters/status-codes.js';
 import {
   MessageType,
@@ -53,14 +53,22 @@ export interface HookContext {
   readonly adapter: WebSocketConnectionAdapter;
   /** Unique id of this connection (one per successful dial). */
   readonly connectionId: string;
-  /** The number of the attempt that opened it (1 for the first of an outage). */
+  /** The number of the attempt that opened it within the current outage (1 when the first try worked). */
   readonly attempt: number;
-  /** Whether this connection replaces an earlier one. */
-  readonly restarting: boolean;
+  /** Whether this connection replaces an earlier one (false for the first after `start()`). */
+  readonly reconnect: boolean;
   /** What the server answered to the opening handshake. */
   readonly handshake: HandshakeResponse;
   /** Aborted when this connection ends (or its opening is abandoned). */
   readonly signal: AbortSignal;
+  /**
+   * Send on this connection, counted in the metrics. Inside an open hook it is written at once,
+   * before the outbox is flushed; later it behaves as `engine.send()`. Rejects with
+   * `NotConnectedError` once this connection has ended.
+   */
+  send(type: MessageType, data: WriteData, options?: SendOptions): Promise<void>;
+  sendText(text: string, options?: SendOptions): Promise<void>;
+  sendBinary(data: Uint8Array | ArrayBuffer, options?: SendOptions): Promise<void>;
   /** Close this connection and open a new one at once. */
   restart(): void;
   /** Stop the engine (as `stop()`, without waiting for it). */
@@ -102,9 +110,10 @@ export interface EngineOptions {
   readonly adapter: AdapterFactory;
   /**
    * Runs once a connection is dialled, before any message is delivered and before queued sends
-   * are flushed; may talk to the server through `ctx.adapter` (authenticate, subscribe). Bounded
-   * by `reconnect.openTimeout` together with the dial. A failure fails `start()` (unless
-   * `reconnect.retryOnStart`) or, when reconnecting, counts as a failed attempt.
+   * are flushed; may talk to the server (authenticate, subscribe): `engine.send()` and
+   * `ctx.send()` write on this connection here, before the outbox. Bounded by
+   * `reconnect.openTimeout` together with the dial. A throw fails the attempt, which the
+   * reconnect policy may retry (as any failed attempt, also the first one of `start()`).
    */
   readonly onOpen?: (ctx: HookContext) => void | Promise<void>;
   /** Each inbound message; with `delivery.concurrency` 1 the next waits for its promise. */
@@ -141,11 +150,33 @@ export interface EngineOptions {
   readonly tracing?: boolean | TracerLike;
 }
 
+/** What the `open` event reports. */
+export interface OpenInfo {
+  /** The attempt that opened it within the current outage (1 when the first try worked). */
+  readonly attempt: number;
+  /** Whether this connection replaces an earlier one (false for the first after `start()`). */
+  readonly reconnect: boolean;
+  readonly connectionId: string;
+  readonly handshake: HandshakeResponse;
+}
+
+/** An extra open hook (see {@link Engine.addOpenHook}). */
+export type OpenHook = (ctx: HookContext) => void | Promise<void>;
+
+/** An inbound message filter (see {@link Engine.intercept}); `true` consumes the message. */
+export type MessageFilter = (message: Message, ctx: HookContext) => boolean;
+
+/** Options for `start()`. */
+export interface StartOptions {
+  /** Bounds the start: when it aborts before a connection is open, the engine stops and `start()` rejects with its reason. */
+  readonly signal?: AbortSignal;
+}
+
 /** The engine's typed events: `engine.on(name, listener)`. */
 export interface EngineEvents {
   state: [to: EngineState, from: EngineState];
   connecting: [info: { readonly attempt: number }];
-  open: [info: { readonly attempt: number; readonly connectionId: string; readonly handshake: HandshakeResponse }];
+  open: [info: OpenInfo];
   message: [message: Message, connectionId: string];
   close: [info: CloseInfo & { readonly connectionId: string; readonly uptimeMs: number }];
   /** A connection attempt failed. */
@@ -223,6 +254,10 @@ export class Engine implements AsyncIterable<Message> {
   #tracer: TracerLike | undefined;
   #life = new AbortController();
   #current: Connection | undefined;
+  /** The connection whose open hooks are running: sends go straight to it. */
+  #opening: Connection | undefined;
+  #openHooks: readonly OpenHook[] = [];
+  #filters: readonly MessageFilter[] = [];
   #flushing = false;
   #starting: Promise<void> | undefined;
   #run: Promise<void> | undefined;
@@ -300,14 +335,27 @@ export class Engine implements AsyncIterable<Message> {
   }
 
   /**
-   * Connect. Resolves once the first connection is open and its open hook finished; rejects with
-   * the failure when that did not happen (the first failure, unless `reconnect.retryOnStart`;
-   * then a failure not worth retrying, or `RetriesExhaustedError`), or with
-   * `EngineStoppedError` when `stop()` came first. Called again before that, it returns the same
-   * promise; once the first connection is open, it resolves at once; after `stop()` (or a
-   * failure) it starts afresh.
+   * Connect. Resolves once the first connection is open and its open hooks finished. Failed
+   * attempts are retried under the reconnect policy (network errors, 1006, 5xx, 429...), so it
+   * rejects with a failure not worth retrying (400, 401, 403, 404, a bad URL), with
+   * `RetriesExhaustedError`, with `EngineStoppedError` when `stop()` came first, or with the
+   * reason of `options.signal` when that aborted first (the engine then stops). With
+   * `reconnect.retryOnStart: false` the first failure rejects it. Called again before that, it
+   * returns the same promise; once the first connection is open, it resolves at once; after
+   * `stop()` (or a failure) it starts afresh.
    */
-  start(): Promise<void> {
+  start(options: StartOptions = {}): Promise<void> {
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    const starting = this.#start();
+    if (signal === undefined || this.#starting !== starting) return starting;
+    // Aborted before the first connection opened: stop trying.
+    return raceSignal(starting, signal, () => {
+      if (this.#starting === starting) void this.stop();
+    });
+  }
+
+  #start(): Promise<void> {
     if (this.#starting) return this.#starting;
     const state = this.#machine.state;
     if (state !== EngineState.Idle && state !== EngineState.Stopped) return Promise.resolve();
@@ -363,10 +411,11 @@ export class Engine implements AsyncIterable<Message> {
    * time-to-live) until the next connection's open hook has finished.
    */
   send(type: MessageType, data: WriteData, options: SendOptions = {}): Promise<void> {
+    // Inside the open hooks: on the connection being opened, ahead of the outbox.
+    const opening = this.#opening;
+    if (opening !== undefined) return this.#write(opening, type, data, options.signal);
     const conn = this.#current;
-    if (conn && !conn.done && !this.#flushing && this.#machine.state === EngineState.Open) {
-      return this.#write(conn, type, data, options.signal);
-    }
+    if (conn && !conn.done && !this.#flushing) return this.#write(conn, type, data, options.signal);
     const state = this.#machine.state;
     if (this.#outbox.enabled && state !== EngineState.Stopped && !this.#stopping) {
       try {
@@ -376,7 +425,41 @@ export class Engine implements AsyncIterable<Message> {
       }
       return this.#outbox.enqueue(type, data, options);
     }
-    return Promise.reject(new NotConnectedError(`Cannot send: the engine is ${state}`));
+    return Promise.reject(new NotConnectedError(`Cannot send: the engine is ${this.#stopping ? 'stopping' : state}`));
+  }
+
+  /** A hook context's send: bound to its connection. */
+  #sendOn(conn: Connection, type: MessageType, data: WriteData, options?: SendOptions): Promise<void> {
+    if (this.#opening === conn) return this.#write(conn, type, data, options?.signal);
+    if (this.#current === conn && !conn.done) return this.send(type, data, options);
+    return Promise.reject(new NotConnectedError(`Cannot send: connection ${conn.id} has ended`));
+  }
+
+  /**
+   * Add an open hook for a protocol layer. Hooks run after the options' `onOpen`, in
+   * registration order, with its rules: bounded by `reconnect.openTimeout`, a throw fails the
+   * attempt, sends inside go out before the outbox is flushed. Returns a function that removes it.
+   */
+  addOpenHook(hook: OpenHook): () => void {
+    if (typeof hook !== 'function') throw new InvalidArgumentError(`addOpenHook expects a function, got ${typeof hook}`);
+    this.#openHooks = [...this.#openHooks, hook];
+    return () => {
+      this.#openHooks = without(this.#openHooks, hook);
+    };
+  }
+
+  /**
+   * Add an inbound message filter for a protocol layer. Filters see every message, in order,
+   * before it is delivered (hooks, events, iterators), in registration order; one that returns
+   * `true` consumes the message: it is not delivered and later filters do not see it. A throw
+   * is reported as an `error` and the message goes on. Returns a function that removes it.
+   */
+  intercept(filter: MessageFilter): () => void {
+    if (typeof filter !== 'function') throw new InvalidArgumentError(`intercept expects a function, got ${typeof filter}`);
+    this.#filters = [...this.#filters, filter];
+    return () => {
+      this.#filters = without(this.#filters, filter);
+    };
   }
 
   /** Send a text message. */
@@ -465,7 +548,7 @@ export class Engine implements AsyncIterable<Message> {
         if (signal.aborted) return;
         let conn: Connection;
         if (end === undefined) {
-          conn = this.#policy.retryOnStart
+          conn = this.#policy.retryOnStart && this.#policy.retries > 0
             ? await this.#retrying(0, 0, this.#policy.retries + 1, false)
             : await this.#attempt(1, false);
         } else {
@@ -546,6 +629,7 @@ export class Engine implements AsyncIterable<Message> {
       this.#policy.openTimeout,
     );
     let adapter: WebSocketConnectionAdapter | undefined;
+    let opening: Connection | undefined;
     let dialled = false;
     let span: ReturnType<typeof startSpan>;
     try {
@@ -564,11 +648,14 @@ export class Engine implements AsyncIterable<Message> {
       );
       const handshake = await raceSignal(dialling, signal);
       dialled = true;
-      const conn = this.#connection(adapter, handshake, attempt, restarting, controller);
+      const conn = (opening = this.#connection(adapter, handshake, attempt, restarting, controller));
+      this.#opening = conn;
       if (this.#options.onOpen) await raceSignal(Promise.resolve(this.#options.onOpen(conn.ctx)), signal);
+      for (const hook of this.#openHooks) await raceSignal(Promise.resolve(hook(conn.ctx)), signal);
       endSpan(span);
       return conn;
     } catch (error) {
+      if (opening) opening.done = true;
       const failure = signal.aborted ? signal.reason : error;
       endSpan(span, failure);
       this.#metrics.failedAttempts++;
@@ -580,6 +667,7 @@ export class Engine implements AsyncIterable<Message> {
       if (!life.aborted) this.#events.emit('attempt-failed', failure, attempt);
       throw failure;
     } finally {
+      if (this.#opening === opening) this.#opening = undefined;
       globalThis.clearTimeout(timeout);
       life.removeEventListener('abort', onLifeAbort);
     }
@@ -611,9 +699,12 @@ export class Engine implements AsyncIterable<Message> {
         adapter,
         connectionId: '',
         attempt,
-        restarting,
+        reconnect: restarting,
         handshake,
         signal: controller.signal,
+        send: (type, data, options) => this.#sendOn(conn, type, data, options),
+        sendText: (text, options) => this.#sendOn(conn, MessageType.Text, text, options),
+        sendBinary: (data, options) => this.#sendOn(conn, MessageType.Binary, data, options),
         restart: () => {
           if (!conn.done && this.#current === conn) this.#end(conn, { kind: 'restart' });
           // Still in the open hook: abandon this attempt; the policy decides on the next.
@@ -632,10 +723,15 @@ export class Engine implements AsyncIterable<Message> {
     this.#current = conn;
     conn.openedAt = Date.now();
     this.#metrics.connects++;
-    if (conn.ctx.restarting) this.#metrics.reconnects++;
+    if (conn.ctx.reconnect) this.#metrics.reconnects++;
     this.#flushing = this.#outbox.length > 0;
     this.#machine.to(EngineState.Open);
-    this.#events.emit('open', { attempt: conn.attempt, connectionId: conn.id, handshake: conn.ctx.handshake });
+    this.#events.emit('open', {
+      attempt: conn.attempt,
+      reconnect: conn.ctx.reconnect,
+      connectionId: conn.id,
+      handshake: conn.ctx.handshake,
+    });
     if (this.#heartbeatOptions.mode !== 'off') {
       conn.heartbeat = new Heartbeat(
         this.#heartbeatOptions,
@@ -725,6 +821,8 @@ export class Engine implements AsyncIterable<Message> {
         metrics.messagesIn++;
         metrics.bytesIn += byteLength(message.data);
         if (heartbeat !== undefined && heartbeat.watchesMessages && heartbeat.onMessage(message)) continue;
+        const filters = this.#filters;
+        if (filters.length !== 0 && this.#intercepted(filters, message, ctx)) continue;
         let wait: Promise<void> | undefined;
         if (onMessage !== undefined) wait = dispatcher.dispatch(onMessage, message, ctx);
         if (this.#events.has('message')) this.#events.emit('message', message, conn.id);
@@ -812,13 +910,27 @@ export class Engine implements AsyncIterable<Message> {
     }
   }
 
+  /** Whether a filter consumed the message. */
+  #intercepted(filters: readonly MessageFilter[], message: Message, ctx: HookContext): boolean {
+    for (const filter of filters) {
+      try {
+        if (filter(message, ctx) === true) return true;
+      } catch (error) {
+        this.#report(error);
+      }
+    }
+    return false;
+  }
+
   /**
    * End a connection (the first reason wins). `done` is set at once, not when `ended` settles: a
-   * reader draining a burst synchronously must stop at the very next message.
+   * reader draining a burst synchronously must stop at the very next message; and the state
+   * leaves `open` at once, so `send()` and `state` tell the truth from here on.
    */
   #end(conn: Connection, end: End): void {
     if (conn.done) return;
     conn.done = true;
+    if (this.#current === conn) this.#machine.to(EngineState.Closing);
     conn.ended.resolve(end);
   }
 
@@ -935,8 +1047,10 @@ export class Engine implements AsyncIterable<Message> {
     return typeof option === 'function' ? await option() : option;
   }
 
+  /** A hook or listener threw: never lost, an `error` event, or the console when nobody listens. */
   #report(error: unknown): void {
     if (this.#events.has('error')) this.#events.emit('error', error);
+    else globalThis.console?.error('wsengine: a hook or listener threw (listen to the engine\'s "error" event to handle it):', error);
   }
 
   #reportListenerError(error: unknown, event: keyof EngineEvents): void {
@@ -949,6 +1063,11 @@ export class Engine implements AsyncIterable<Message> {
       throw error;
     });
   }
+}
+
+function without<T>(list: readonly T[], item: T): readonly T[] {
+  const index = list.indexOf(item);
+  return index < 0 ? list : [...list.slice(0, index), ...list.slice(index + 1)];
 }
 
 /** Create an engine (the same as `new Engine(options)`). */

@@ -26,18 +26,22 @@ export class TypedEmitter<Events extends { [K in keyof Events]: unknown[] }> {
     return () => this.off(event, listener);
   }
 
+  /** Listen once; `off(event, listener)` with the same listener removes it before it fires. */
   once<E extends keyof Events>(event: E, listener: Listener<Events[E]>): () => void {
-    const off = this.on(event, ((...args: Events[E]) => {
-      off();
+    const wrapper: Listener<Events[E]> & { original?: unknown } = (...args: Events[E]) => {
+      this.off(event, wrapper);
       listener(...args);
-    }) as Listener<Events[E]>);
-    return off;
+    };
+    wrapper.original = listener;
+    return this.on(event, wrapper);
   }
 
   off<E extends keyof Events>(event: E, listener: Listener<Events[E]>): void {
     const list = this.#listeners.get(event);
     if (!list) return;
-    const index = list.indexOf(listener as unknown as Listener<never[]>);
+    // The listener itself, or the wrapper `once` registered for it.
+    const target: unknown = listener;
+    const index = list.findIndex((l) => l === target || (l as { original?: unknown }).original === target);
     if (index >= 0) list.splice(index, 1);
     if (list.length === 0) this.#listeners.delete(event);
   }

@@ -11,6 +11,10 @@ export {
   type CloseChoice,
   type RestartErrorContext,
   type SendOptions,
+  type StartOptions,
+  type OpenInfo,
+  type OpenHook,
+  type MessageFilter,
 } from './engine.js';
 export { EngineState, canTransition } from './state.js';
 export {

@@ -42,7 +42,11 @@ export interface ReconnectOptions {
   readonly minUptime?: number;
   /** Bound on one attempt: dial plus the open hook, in ms. Default 10000. */
   readonly openTimeout?: number;
-  /** Whether `start()` retries its first connection too (otherwise the first failure rejects it). Default false. */
+  /**
+   * Whether `start()` retries its first connection under this policy, as a reconnect would.
+   * Default true: a client started before its server (or during a blip) keeps trying, and
+   * `start({ signal })` bounds the wait. `false`: the first failed attempt rejects `start()`.
+   */
   readonly retryOnStart?: boolean;
   /** Longest `Retry-After` honoured, in ms (a longer one is cut to this). Default 600000. */
   readonly maxRetryAfter?: number;
@@ -170,7 +174,7 @@ export class ReconnectPolicy {
     if (options.retryOnStart !== undefined && typeof options.retryOnStart !== 'boolean') {
       throw new InvalidOptionError('reconnect.retryOnStart', `expected a boolean, got ${typeof options.retryOnStart}`);
     }
-    this.retryOnStart = options.retryOnStart ?? false;
+    this.retryOnStart = options.retryOnStart ?? true;
     if (options.shouldRetry !== undefined && typeof options.shouldRetry !== 'function') {
       throw new InvalidOptionError('reconnect.shouldRetry', `expected a function, got ${typeof options.shouldRetry}`);
     }

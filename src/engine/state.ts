@@ -3,8 +3,14 @@
  *
  * ```
  * idle -> connecting -> open -> closing -> reconnecting -> connecting -> ...
- *                 \         \-----------> reconnecting (connection lost)
+ *                 \                  \--> connecting (restart(): no wait)
  *                  \-> reconnecting (attempt failed, waiting for the next one)
+ * ```
+ *
+ * Every connection that ends, whoever ended it, goes through `closing` (the close hook runs and
+ * the socket is closed there), and the engine leaves `open` the moment the end is known.
+ *
+ * ```
  * any state -> stopped (stop(), exit(), retries exhausted, failure not worth retrying)
  * stopped -> connecting (start() again)
  * ```
@@ -24,7 +30,7 @@ export type EngineState = (typeof EngineState)[keyof typeof EngineState];
 const TRANSITIONS: Readonly<Record<EngineState, readonly EngineState[]>> = {
   idle: ['connecting', 'stopped'],
   connecting: ['open', 'reconnecting', 'closing', 'stopped'],
-  open: ['closing', 'reconnecting', 'stopped'],
+  open: ['closing', 'stopped'],
   closing: ['reconnecting', 'connecting', 'stopped'],
   reconnecting: ['connecting', 'closing', 'stopped'],
   stopped: ['connecting'],

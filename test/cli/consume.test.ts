@@ -94,7 +94,7 @@ describe('consume', () => {
     const lines = out.lines;
     expect(out.events()).toEqual(['connecting', 'open', 'message', 'message', 'close', 'stopped']);
     expect(lines[0]).toMatchObject({ event: 'connecting', attempt: 1 });
-    expect(lines[1]).toMatchObject({ event: 'open', attempt: 1, protocol: 'feed.v1' });
+    expect(lines[1]).toMatchObject({ event: 'open', attempt: 1, reconnect: false, protocol: 'feed.v1' });
     expect(lines[2]).toMatchObject({ event: 'message', type: 'text', size: 7, text: 'tick é' });
     expect(lines[3]).toMatchObject({ event: 'message', type: 'binary', size: 3 });
     expect(lines[3]).not.toHaveProperty('text');
@@ -130,6 +130,10 @@ describe('consume', () => {
     expect(await done).toBe(0);
     expect(out.events()).toEqual(['connecting', 'open', 'close', 'retry', 'connecting', 'open', 'close', 'stopped']);
     expect(out.lines[2]).toMatchObject({ code: 1006 });
+    expect([out.lines[1], out.lines[5]]).toMatchObject([
+      { event: 'open', attempt: 1, reconnect: false },
+      { event: 'open', attempt: 1, reconnect: true },
+    ]);
     // The first wait of an outage is min-delay, spread by the default jitter of 20%.
     expect(out.lines[3]).toMatchObject({ event: 'retry', attempt: 1 });
     expect(out.lines[3]!.delayMs).toBeGreaterThanOrEqual(16);

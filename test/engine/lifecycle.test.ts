@@ -81,8 +81,8 @@ describe('start and stop', () => {
     expect(engine.metrics().connects).toBe(2);
   });
 
-  it('a refused first dial rejects start() with the HandshakeError and is not retried by default', async () => {
-    const { engine, server, of } = harness();
+  it('with retryOnStart: false, a refused first dial rejects start() with the HandshakeError at once', async () => {
+    const { engine, server, of } = harness({ reconnect: { retryOnStart: false } });
     server.refuseNext({ status: 503 });
     const error = await engine.start().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(HandshakeError);
@@ -108,7 +108,7 @@ describe('start and stop', () => {
 
   it('the open timeout covers dial plus open hook', async () => {
     const { engine } = harness({
-      reconnect: { openTimeout: 500 },
+      reconnect: { openTimeout: 500, retryOnStart: false },
       onOpen: () => new Promise<void>(() => {}),
     });
     const failed = expect(engine.start()).rejects.toBeInstanceOf(OpenTimeoutError);
@@ -148,9 +148,10 @@ describe('hooks', () => {
     await server.stop();
   });
 
-  it('an open hook failure fails start() with its error', async () => {
+  it('an open hook failure fails start() with its error (retryOnStart: false)', async () => {
     const boom = new Error('auth refused');
     const { engine, server } = harness({
+      reconnect: { retryOnStart: false },
       onOpen: () => {
         throw boom;
       },
@@ -167,7 +168,7 @@ describe('hooks', () => {
     const { engine, server, of } = harness({
       onOpen: (ctx) => {
         calls++;
-        if (ctx.restarting && calls === 2) throw new Error('not yet');
+        if (ctx.reconnect && calls === 2) throw new Error('not yet');
       },
       onRestartError: (error, ctx) => {
         restartErrors.push([error, ctx.attempt]);
@@ -188,7 +189,7 @@ describe('hooks', () => {
     await engine.start();
     const ctx = seen[0]!;
     expect(ctx.connectionId).toBe(engine.connectionId);
-    expect(ctx.restarting).toBe(false);
+    expect(ctx.reconnect).toBe(false);
     expect(ctx.handshake.status).toBe(101);
     expect(typeof ctx.adapter.read).toBe('function');
     expect(typeof ctx.restart).toBe('function');

@@ -53,7 +53,7 @@ describe('metrics', () => {
 describe('tracing', () => {
   it('records a span per connection attempt and per local close with a given tracer', async () => {
     const tracer = new RecordingTracer();
-    const { engine, server } = harness({ tracing: tracer });
+    const { engine, server } = harness({ tracing: tracer, reconnect: { retryOnStart: false } });
     server.refuseNext({ status: 500 });
     await expect(engine.start()).rejects.toThrow();
     await engine.start();
