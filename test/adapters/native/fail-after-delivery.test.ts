@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketCloseError } from '../../../src/adapters/errors.js';
 import { createNativeAdapter, type NativeAdapter } from '../../../src/adapters/native/index.js';
 import { MessageType } from '../../../src/adapters/types.js';
+import { createEngine } from '../../../src/engine/index.js';
 import { rejection, serverFrame, startRawServer, type RawConnection, type RawServer } from './helpers.js';
 
 let server: RawServer | undefined;
@@ -94,5 +95,27 @@ describe('native adapter: messages before a bad frame are answered, then the con
     connection.send(serverFrame(1, 'bad', { rsv: 2 }));
     expect(((await read) as WebSocketCloseError).code).toBe(1002);
     expect(await sent).toEqual([1002]);
+  });
+
+  it('through the engine: a reply sent from onMessage goes out before the close frame', async () => {
+    server = await startRawServer();
+    const engine = createEngine({
+      url: server.url,
+      adapter: () => createNativeAdapter({ closeTimeout: 200 }),
+      tracing: false,
+      heartbeat: false,
+      closeTimeout: 200,
+      reconnect: false,
+      onMessage: (message) => engine.sendText(`reply to ${String(message.data)}`),
+    });
+    const accepted = server.accept();
+    await engine.start();
+    const connection = await accepted;
+    const sent = clientFrames(connection);
+    const closed = new Promise<number>((resolve) => engine.once('close', ({ code }) => resolve(code)));
+    connection.send(Buffer.concat([serverFrame(1, 'a'), serverFrame(1, 'b'), serverFrame(1, 'bad', { rsv: 2 })]));
+    expect(await sent).toEqual(['reply to a', 'reply to b', 1002]);
+    expect(await closed).toBe(1002);
+    await engine.stop();
   });
 });
