@@ -64,7 +64,7 @@ export class UnsupportedOperationError extends WsEngineError {
 export class HandshakeError extends WsEngineError {
   readonly status: number | undefined;
   readonly headers: Readonly<Record<string, string>>;
-  /** The response body, when the server sent a short one (at most a few KiB are kept). */
+  /** The response body as UTF-8 text, at most its first 4096 bytes (`REFUSAL_BODY_LIMIT`); `undefined` when empty or hidden. */
   readonly body: string | undefined;
   constructor(
     message: string,
@@ -79,8 +79,23 @@ export class HandshakeError extends WsEngineError {
 
 /** An argument is invalid: a bad URL, close code, close reason, message type or payload. */
 export class InvalidArgumentError extends WsEngineError {
-  constructor(message: string) {
-    super('ERR_INVALID_ARGUMENT', message);
+  /** `code` is for subclasses ({@link InvalidOptionError}). */
+  constructor(message: string, code = 'ERR_INVALID_ARGUMENT') {
+    super(code, message);
+  }
+}
+
+/**
+ * An option given to a constructor or factory is invalid: wrong type, out of range, or not an
+ * option at all (a misspelt or renamed one). It is an {@link InvalidArgumentError} too. `option` is its path, e.g. `readQueue.messages`.
+ * Options are checked once, when the adapter (or engine) is created, never later.
+ */
+export class InvalidOptionError extends InvalidArgumentError {
+  /** The option's path, e.g. `"tls.servername"` or `"reconnect.jitter"`. */
+  readonly option: string;
+  constructor(option: string, message: string) {
+    super(`Invalid option ${option}: ${message}`, 'ERR_INVALID_OPTION');
+    this.option = option;
   }
 }
 

@@ -11,3 +11,10 @@ export {
 } from './validation.js';
 export { ReadQueue, type ReadQueueOptions } from './read-queue.js';
 export { raceSignal, abortReason } from './signals.js';
+export { REFUSAL_BODY_LIMIT } from './core/refusal-body.js';
+export {
+  type CommonAdapterOptions,
+  type NodeAdapterOptions,
+  type ReadQueueLimits,
+  type TlsOptions,
+} from './options.js';

@@ -8,9 +8,9 @@ import { abortReason } from './signals.js';
 import type { Message } from './types.js';
 
 export interface ReadQueueOptions {
-  /** Pause the transport when this many messages wait unread. Default 256. */
+  /** Pause the transport when this many messages wait unread. Default 4096 (as every adapter's `readQueue.messages`). */
   readonly highWaterMessages?: number;
-  /** Pause the transport when this many payload bytes wait unread. Default 4 MiB. */
+  /** Pause the transport when this many payload bytes wait unread. Default 8 MiB (as `readQueue.bytes`). */
   readonly highWaterBytes?: number;
   /** Called when the queue crosses a high-water mark. */
   readonly pause?: () => void;
@@ -30,59 +30,59 @@ function sizeOf(message: Message): number {
 }
 
 export class ReadQueue {
-  readonly #highWaterMessages: number;
-  readonly #highWaterBytes: number;
-  readonly #pause: (() => void) | undefined;
-  readonly #resume: (() => void) | undefined;
-  readonly #messages: Message[] = [];
-  #head = 0;
-  #bytes = 0;
-  readonly #waiters: Waiter[] = [];
-  #error: unknown = undefined;
-  #failed = false;
-  #paused = false;
+  private readonly highWaterMessages: number;
+  private readonly highWaterBytes: number;
+  private readonly pause: (() => void) | undefined;
+  private readonly resume: (() => void) | undefined;
+  private readonly messages: Message[] = [];
+  private head = 0;
+  private byteCount = 0;
+  private readonly waiters: Waiter[] = [];
+  private error: unknown = undefined;
+  private isFailed = false;
+  private isPaused = false;
 
   constructor(options: ReadQueueOptions = {}) {
-    this.#highWaterMessages = options.highWaterMessages ?? 256;
-    this.#highWaterBytes = options.highWaterBytes ?? 4 * 1024 * 1024;
-    this.#pause = options.pause;
-    this.#resume = options.resume;
+    this.highWaterMessages = options.highWaterMessages ?? 4096;
+    this.highWaterBytes = options.highWaterBytes ?? 8 * 1024 * 1024;
+    this.pause = options.pause;
+    this.resume = options.resume;
   }
 
   /** Messages waiting to be read. */
   get length(): number {
-    return this.#messages.length - this.#head;
+    return this.messages.length - this.head;
   }
 
   /** Payload bytes (UTF-16 units for text) waiting to be read. */
   get bytes(): number {
-    return this.#bytes;
+    return this.byteCount;
   }
 
   /** Whether the queue has asked the transport to pause. */
   get paused(): boolean {
-    return this.#paused;
+    return this.isPaused;
   }
 
   /** Whether the queue has been ended with {@link fail}. */
   get failed(): boolean {
-    return this.#failed;
+    return this.isFailed;
   }
 
   /** Hand a message to the oldest waiting reader, or queue it. Ignored once failed. */
   push(message: Message): void {
-    if (this.#failed) return;
-    const waiter = this.#waiters.shift();
+    if (this.isFailed) return;
+    const waiter = this.waiters.shift();
     if (waiter) {
-      this.#settle(waiter);
+      this.settle(waiter);
       waiter.resolve(message);
       return;
     }
-    this.#messages.push(message);
-    this.#bytes += sizeOf(message);
-    if (!this.#paused && (this.length >= this.#highWaterMessages || this.#bytes >= this.#highWaterBytes)) {
-      this.#paused = true;
-      this.#pause?.();
+    this.messages.push(message);
+    this.byteCount += sizeOf(message);
+    if (!this.isPaused && (this.length >= this.highWaterMessages || this.byteCount >= this.highWaterBytes)) {
+      this.isPaused = true;
+      this.pause?.();
     }
   }
 
@@ -91,15 +91,15 @@ export class ReadQueue {
    * queued are still delivered first, unless `drop` is set (a local close drops them).
    */
   fail(error: unknown, drop = false): void {
-    if (this.#failed) {
-      if (drop) this.#clear();
+    if (this.isFailed) {
+      if (drop) this.clear();
       return;
     }
-    this.#failed = true;
-    this.#error = error;
-    if (drop) this.#clear();
-    for (const waiter of this.#waiters.splice(0)) {
-      this.#settle(waiter);
+    this.isFailed = true;
+    this.error = error;
+    if (drop) this.clear();
+    for (const waiter of this.waiters.splice(0)) {
+      this.settle(waiter);
       waiter.reject(error);
     }
   }
@@ -107,54 +107,54 @@ export class ReadQueue {
   /** The next message; rejects with the failure once the queue is drained and failed. */
   read(signal?: AbortSignal): Promise<Message> {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
-    if (this.length > 0) return Promise.resolve(this.#shift());
-    if (this.#failed) return Promise.reject(this.#error);
+    if (this.length > 0) return Promise.resolve(this.shift());
+    if (this.isFailed) return Promise.reject(this.error);
     return new Promise<Message>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, signal, onAbort: undefined };
       if (signal) {
         waiter.onAbort = () => {
-          const index = this.#waiters.indexOf(waiter);
-          if (index >= 0) this.#waiters.splice(index, 1);
+          const index = this.waiters.indexOf(waiter);
+          if (index >= 0) this.waiters.splice(index, 1);
           reject(abortReason(signal));
         };
         signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
-      this.#waiters.push(waiter);
+      this.waiters.push(waiter);
     });
   }
 
   /** The next queued message, or `undefined` when none is queued (never waits, never throws). */
   tryRead(): Message | undefined {
-    return this.#messages.length > this.#head ? this.#shift() : undefined;
+    return this.messages.length > this.head ? this.shift() : undefined;
   }
 
-  #shift(): Message {
-    const message = this.#messages[this.#head]!;
-    this.#messages[this.#head] = undefined as unknown as Message;
-    this.#head++;
-    if (this.#head > 1024 && this.#head * 2 > this.#messages.length) {
-      this.#messages.splice(0, this.#head);
-      this.#head = 0;
+  private shift(): Message {
+    const message = this.messages[this.head]!;
+    this.messages[this.head] = undefined as unknown as Message;
+    this.head++;
+    if (this.head > 1024 && this.head * 2 > this.messages.length) {
+      this.messages.splice(0, this.head);
+      this.head = 0;
     }
-    this.#bytes -= sizeOf(message);
+    this.byteCount -= sizeOf(message);
     if (
-      this.#paused &&
-      this.length <= this.#highWaterMessages / 2 &&
-      this.#bytes <= this.#highWaterBytes / 2
+      this.isPaused &&
+      this.length <= this.highWaterMessages / 2 &&
+      this.byteCount <= this.highWaterBytes / 2
     ) {
-      this.#paused = false;
-      if (!this.#failed) this.#resume?.();
+      this.isPaused = false;
+      if (!this.isFailed) this.resume?.();
     }
     return message;
   }
 
-  #clear(): void {
-    this.#messages.length = 0;
-    this.#head = 0;
-    this.#bytes = 0;
+  private clear(): void {
+    this.messages.length = 0;
+    this.head = 0;
+    this.byteCount = 0;
   }
 
-  #settle(waiter: Waiter): void {
+  private settle(waiter: Waiter): void {
     if (waiter.signal && waiter.onAbort) waiter.signal.removeEventListener('abort', waiter.onAbort);
   }
 }

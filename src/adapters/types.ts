@@ -80,9 +80,14 @@ export interface WebSocketConnectionAdapter {
    * - Keeps the connection inside the adapter, for the other operations.
    * - Closes and drops any previous connection first.
    * - Rejects with {@link HandshakeError} carrying the HTTP status and headers when the server
-   *   refuses the upgrade; with `InvalidArgumentError` for a URL that is not ws:, wss: (or
+   *   refuses the upgrade, and the first 4096 bytes of its body (`REFUSAL_BODY_LIMIT`, decoded
+   *   as UTF-8, a character cut by the cap left out; `undefined` when the body is empty or the
+   *   runtime hides it); with `InvalidArgumentError` for a URL that is not ws:, wss: (or
    *   http:, https:, mapped to them); with `InvalidStateError` while another dial is in progress;
+   *   with `TimeoutError` when the handshake takes longer than the adapter's `handshakeTimeout`;
    *   with the signal's reason when aborted.
+   * - Rejects with {@link ConnectionClosedError} when `close()` is called before it completed
+   *   (see `close`).
    */
   dial(url: string | URL, options?: DialOptions): Promise<HandshakeResponse>;
 
@@ -91,6 +96,9 @@ export interface WebSocketConnectionAdapter {
    *
    * - Resolves once the close frame is sent and, where the adapter can, the closing handshake
    *   finished or timed out.
+   * - During a dial: cancels it. `close()` resolves once the dial has settled, and the pending
+   *   `dial()` rejects with {@link ConnectionClosedError}; nothing stays open. (If the handshake
+   *   completed first, that connection is closed as an open one is.)
    * - Drops pending reads and writes: they reject with {@link WebSocketCloseError} or
    *   {@link ConnectionClosedError}.
    * - Closes even if the signal is already aborted (the signal only stops the wait for the

@@ -5,6 +5,7 @@
  */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> }> = {
   consume: { summary: 'consume <url>: connect with the resilient engine and print events as JSON lines', load: () => import('./consume.js') },
+  exec: { summary: 'exec <url>: run a command in a Kubernetes pod (exec/attach) with this terminal attached', load: () => import('./exec.js') },
   autobahn: { summary: 'autobahn <url>: run the Autobahn client test cases against a fuzzing server', load: () => import('./autobahn.js') },
   demo: { summary: 'demo: an embedded feed server that drops connections, and the engine riding it out', load: () => import('./demo.js') },
 };

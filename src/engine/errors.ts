@@ -80,11 +80,5 @@ export class RestartRequestedError extends WsEngineError {
   }
 }
 
-/** An engine option is invalid; the message names the option. */
-export class InvalidOptionError extends WsEngineError {
-  readonly option: string;
-  constructor(option: string, message: string) {
-    super('ERR_INVALID_OPTION', `Invalid option ${option}: ${message}`);
-    this.option = option;
-  }
-}
+/** An option is invalid; the message names it. One class for the engine and the adapters. */
+export { InvalidOptionError } from '../adapters/errors.js';

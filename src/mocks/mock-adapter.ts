@@ -3,15 +3,14 @@
  * the same process. It keeps every clause of the contract, throws the same typed errors as
  * the real adapters, and records every call for assertions.
  */
-import {
-  ConnectionClosedError,
-  HandshakeError,
-  InvalidArgumentError,
-  InvalidStateError,
-  WebSocketCloseError,
-} from '../adapters/errors.js';
+import { AdapterCore, type CoreConnection, type CoreConnectionState, type OpenedConnection } from '../adapters/core/adapter-core.js';
+import { waitClosed } from '../adapters/core/close-wait.js';
+import { PingRegistry } from '../adapters/core/ping-registry.js';
+import { WriteQueue, queueWrite, type PendingWrite } from '../adapters/core/write-queue.js';
+import { ConnectionClosedError, HandshakeError, InvalidArgumentError, WebSocketCloseError } from '../adapters/errors.js';
+import { OptionReader, readCommonOptions, type CommonAdapterOptions, type ResolvedCommonOptions } from '../adapters/options.js';
 import { ReadQueue } from '../adapters/read-queue.js';
-import { abortReason, raceSignal } from '../adapters/signals.js';
+import { raceSignal } from '../adapters/signals.js';
 import type { StatusCode } from '../adapters/status-codes.js';
 import type {
   DialOptions,
@@ -20,30 +19,33 @@ import type {
   Message,
   MessageType,
   OperationOptions,
-  WebSocketConnectionAdapter,
   WriteData,
 } from '../adapters/types.js';
-import { normalizeWriteData, parseWebSocketUrl, validateClose } from '../adapters/validation.js';
 import { trimArgs, type MockCall, type MockCallArgs, type MockCallMethod, type MockCallOf, type MockCallValues } from './calls.js';
 import { toMessage } from './messages.js';
-import { MockServer, beginHandshake } from './mock-server.js';
 import type { MockServerConnection } from './mock-server-connection.js';
-import { checkDelay, schedule, type Cancel } from './timers.js';
 import type { MockDialRequest } from './types.js';
-import type { ServerEndpoint } from './wire.js';
+import { connect, isListening, type ClientEndpoint, type ServerEndpoint } from './wire.js';
 
-/** Options of {@link MockAdapter}. */
-export interface MockAdapterOptions {
-  /** How long `close` waits for the server's close frame before giving up on it, in ms. Default 5000. */
-  readonly closeTimeout?: number;
-  /** Pause the server's sending when this many messages wait unread. Default 256. */
-  readonly highWaterMessages?: number;
-  /** Pause the server's sending when this many payload bytes wait unread. Default 4 MiB. */
-  readonly highWaterBytes?: number;
+/**
+ * Options of {@link MockAdapter}: the options every adapter shares, with the same defaults.
+ * `handshakeTimeout` (30000 ms) bounds a dial the server delays; `closeTimeout` (5000 ms) is
+ * how long `close` waits for the server's close frame; `readQueue` (4096 messages, 8 MiB)
+ * is where the server's sends are held until the client reads.
+ */
+export type MockAdapterOptions = CommonAdapterOptions;
+
+/**
+ * A mock server, as an adapter reaches it: `MockServer` is one. (The adapter finds the server
+ * through the wire module, so it needs no more than this.)
+ */
+export interface MockServerTarget {
+  /** The URL the server reports. */
+  readonly url: string;
 }
 
 /** Finds the server a URL reaches, or `undefined` when nothing answers there. */
-export type MockServerResolver = (url: URL) => MockServer | undefined;
+export type MockServerResolver = (url: URL) => MockServerTarget | undefined;
 
 /** The adapter's state: before any dial, dialling, open, closing (close frame sent), closed. */
 export type MockAdapterState = 'idle' | 'connecting' | 'open' | 'closing' | 'closed';
@@ -54,19 +56,6 @@ interface RecordedCall {
   result: 'pending' | 'resolved' | 'rejected';
   value?: unknown;
   error?: unknown;
-}
-
-interface PendingWrite {
-  message: Message;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-}
-
-interface PendingPing {
-  resolve: () => void;
-  reject: (error: unknown) => void;
 }
 
 /** RFC 7230 section 3.2.6 `token`: header names and subprotocols (RFC 6455 section 4.1). */
@@ -115,102 +104,109 @@ function buildRequest(url: URL, options: DialOptions): MockDialRequest {
   return { url: url.href, headers, protocols: [...protocols] };
 }
 
-function checkPositive(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !(value > 0)) {
-    throw new InvalidArgumentError(`Invalid option ${name}: expected a number > 0, got ${String(value)}`);
-  }
-  return value;
-}
-
-/** The client side of one connection: its read queue, pending pings, close handshake. */
-class ClientConnection {
-  state: 'connecting' | 'open' | 'closing' | 'closed' = 'connecting';
+/** The client side of one connection: the mock's transport under the adapter core. */
+class ClientConnection implements CoreConnection {
+  phase: 'connecting' | CoreConnectionState = 'connecting';
   server: ServerEndpoint | undefined;
   connection: MockServerConnection | undefined;
   readonly queue: ReadQueue;
-  readonly #pings = new Map<number, PendingPing>();
-  readonly #writes: PendingWrite[] = [];
+  /** What the server talks to (frames the server sends). */
+  readonly endpoint: ClientEndpoint;
+  readonly #pings = new PingRegistry();
+  readonly #writes = new WriteQueue<PendingWrite<Message>>();
   readonly #onHandover: (message: Message) => void;
-  #closeDone: (() => void) | undefined;
+  readonly #closeTimeout: number;
+  readonly #done: Promise<void>;
+  #markDone!: () => void;
 
-  constructor(options: { highWaterMessages: number; highWaterBytes: number; onHandover: (message: Message) => void }) {
-    this.#onHandover = options.onHandover;
+  constructor(options: ResolvedCommonOptions, onHandover: (message: Message) => void) {
+    this.#onHandover = onHandover;
+    this.#closeTimeout = options.closeTimeout;
+    this.#done = new Promise<void>((resolve) => (this.#markDone = resolve));
     this.queue = new ReadQueue({
-      highWaterMessages: options.highWaterMessages,
-      highWaterBytes: options.highWaterBytes,
+      highWaterMessages: options.readQueue.messages,
+      highWaterBytes: options.readQueue.bytes,
       resume: () => this.server?.resume(),
     });
+    const accepting = (): boolean =>
+      // A closing or closed client discards data frames, so they never wait.
+      this.phase === 'closing' || this.phase === 'closed' || !this.queue.paused;
+    this.endpoint = {
+      attach: (server, connection) => {
+        this.server = server;
+        this.connection = connection as MockServerConnection;
+      },
+      get accepting() {
+        return accepting();
+      },
+      message: (message) => {
+        if (this.phase === 'connecting' || this.phase === 'open') this.queue.push(message);
+      },
+      close: (code, reason) => this.#onClose(code, reason),
+      pong: (id) => this.#pings.answer(id),
+      lost: () => this.#lost(),
+      drain: () => this.#drain(),
+    };
   }
 
-  get accepting(): boolean {
-    // A closing or closed client discards data frames, so they never wait.
-    return this.state === 'closing' || this.state === 'closed' || !this.queue.paused;
+  get state(): CoreConnectionState {
+    return this.phase === 'connecting' ? 'open' : this.phase;
   }
 
-  message(message: Message): void {
-    if (this.state === 'connecting' || this.state === 'open') this.queue.push(message);
+  get runtime(): MockServerConnection | undefined {
+    return this.connection;
   }
 
-  close(code: number | undefined, reason: string): void {
-    if (this.state === 'closing') {
+  #onClose(code: number | undefined, reason: string): void {
+    if (this.phase === 'closing') {
       // The server's answer to our close frame: the closing handshake is complete.
       this.#finish();
       return;
     }
-    if (this.state === 'closed') return;
+    if (this.phase === 'closed') return;
     // RFC 6455 section 7.1.5: the connection is closed with the code of the received close frame
     // (1005 when it had none); section 5.5.1: answer it, echoing the code.
-    this.state = 'closed';
+    this.phase = 'closed';
     this.queue.fail(new WebSocketCloseError(code ?? 1005, reason, { wasClean: true }));
     this.#rejectPending(new ConnectionClosedError('The connection was closed by the server'));
     this.server?.close(code, reason);
+    this.#markDone();
   }
 
-  pong(id: number): void {
-    const ping = this.#pings.get(id);
-    if (!ping) return;
-    this.#pings.delete(id);
-    ping.resolve();
-  }
-
-  lost(): void {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
+  #lost(): void {
+    if (this.phase === 'closed') return;
+    this.phase = 'closed';
     // RFC 6455 section 7.1.5: no close frame received, so the close code is 1006.
     this.queue.fail(new WebSocketCloseError(1006, '', { wasClean: false }));
     this.#rejectPending(new ConnectionClosedError('The connection was lost'));
     this.#finish();
   }
 
+  read(signal: AbortSignal | undefined): Promise<Message> {
+    return this.queue.read(signal);
+  }
+
+  tryRead(): Message | undefined {
+    return this.queue.tryRead();
+  }
+
   /**
-   * Hand `message` to the server, in call order; while the server does not read, hold it
+   * Hand the message to the server, in call order; while the server does not read, hold it
    * until it does (backpressure), the signal aborts, or the connection ends.
    */
-  write(message: Message, signal: AbortSignal | undefined): Promise<void> {
+  write(type: MessageType, payload: string | Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+    const message = toMessage(type, payload);
     if (this.#writes.length === 0 && this.server!.reading()) {
       this.#handOver(message);
       return Promise.resolve();
     }
-    return new Promise<void>((resolve, reject) => {
-      const pending: PendingWrite = { message, resolve, reject, signal, onAbort: undefined };
-      if (signal) {
-        pending.onAbort = () => {
-          const index = this.#writes.indexOf(pending);
-          if (index >= 0) this.#writes.splice(index, 1);
-          reject(abortReason(signal));
-        };
-        signal.addEventListener('abort', pending.onAbort, { once: true });
-      }
-      this.#writes.push(pending);
-    });
+    return queueWrite(this.#writes, message, signal);
   }
 
-  drain(): void {
-    while (this.#writes.length > 0 && this.state === 'open' && this.server!.reading()) {
+  #drain(): void {
+    while (this.#writes.length > 0 && this.phase === 'open' && this.server!.reading()) {
       const pending = this.#writes.shift()!;
-      if (pending.onAbort) pending.signal!.removeEventListener('abort', pending.onAbort);
-      this.#handOver(pending.message);
+      this.#handOver(pending.item);
       pending.resolve();
     }
   }
@@ -220,52 +216,28 @@ class ClientConnection {
     this.#onHandover(message);
   }
 
-  ping(id: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#pings.set(id, { resolve, reject });
-      this.server!.ping(id);
-    });
-  }
-
-  forgetPing(id: number): void {
-    this.#pings.delete(id);
+  ping(signal: AbortSignal | undefined): Promise<void> {
+    return this.#pings.add(signal, (id) => this.server!.ping(id));
   }
 
   /**
-   * Send our close frame and wait for the server's, up to `timeout` ms or until `signal`
+   * Send our close frame and wait for the server's, up to `closeTimeout` ms or until `signal`
    * aborts; the connection is closed either way (RFC 6455 section 7.1.2), and the promise
-   * resolves either way, as the ws adapter's does.
+   * resolves either way, as the other adapters' do.
    */
-  async sendClose(code: number, reason: string, timeout: number, signal: AbortSignal | undefined): Promise<void> {
-    this.state = 'closing';
+  async close(code: number, reason: string, signal: AbortSignal | undefined): Promise<void> {
+    this.phase = 'closing';
     this.queue.fail(new WebSocketCloseError(code, reason, { wasClean: true }), true);
     this.#rejectPending(new ConnectionClosedError('The connection was closed'));
-    let cancelTimer: Cancel | undefined;
-    let onAbort: (() => void) | undefined;
-    const done = new Promise<void>((resolve) => {
-      this.#closeDone = resolve;
-    });
     this.server!.close(code, reason);
-    if (this.state === 'closing') {
-      cancelTimer = schedule(timeout, () => this.#abandon());
-      if (signal) {
-        onAbort = () => this.#abandon();
-        if (signal.aborted) this.#abandon();
-        else signal.addEventListener('abort', onAbort, { once: true });
-      }
-    }
-    try {
-      await done;
-    } finally {
-      cancelTimer?.();
-      if (onAbort) signal!.removeEventListener('abort', onAbort);
-    }
+    // A server that answers at once leaves nothing to wait for (and no timer is started).
+    if (this.phase === 'closing' && !(await waitClosed(this.#done, this.#closeTimeout, signal))) this.#abandon();
   }
 
   /** Close and drop this connection without waiting (a new dial replaces it). */
-  discard(): void {
-    if (this.state === 'open' || this.state === 'connecting') {
-      this.state = 'closing';
+  abandon(): void {
+    if (this.phase === 'open' || this.phase === 'connecting') {
+      this.phase = 'closing';
       this.queue.fail(new WebSocketCloseError(1000, '', { wasClean: true }), true);
       this.#rejectPending(new ConnectionClosedError('The connection was replaced by a new dial'));
       this.server?.close(1000, '');
@@ -280,21 +252,14 @@ class ClientConnection {
   }
 
   #finish(): void {
-    this.state = 'closed';
-    const done = this.#closeDone;
-    this.#closeDone = undefined;
-    done?.();
+    this.phase = 'closed';
+    this.#markDone();
   }
 
   /** Drop pending pings and held writes: they reject with `error`. */
   #rejectPending(error: ConnectionClosedError): void {
-    const pings = [...this.#pings.values()];
-    this.#pings.clear();
-    for (const ping of pings) ping.reject(error);
-    for (const pending of this.#writes.splice(0)) {
-      if (pending.onAbort) pending.signal!.removeEventListener('abort', pending.onAbort);
-      pending.reject(error);
-    }
+    this.#pings.fail(error);
+    this.#writes.fail(error);
   }
 }
 
@@ -305,7 +270,7 @@ class ClientConnection {
  * it dials; `new MockAdapter(resolver)` asks `resolver(url)` at each dial, and a dial that
  * reaches no server rejects with `HandshakeError` (no status), like a refused TCP connection.
  */
-export class MockAdapter implements WebSocketConnectionAdapter {
+export class MockAdapter extends AdapterCore<ClientConnection> {
   /** Every call, in call order, with its arguments and (once settled) its outcome. */
   readonly calls: readonly MockCall[] = [];
   /** Every message handed to the server by `write`, in order (text as a string, binary as bytes). */
@@ -314,38 +279,35 @@ export class MockAdapter implements WebSocketConnectionAdapter {
   readonly reads: readonly Message[] = [];
 
   readonly #resolve: MockServerResolver;
-  readonly #closeTimeout: number;
-  readonly #highWaterMessages: number;
-  readonly #highWaterBytes: number;
-  #current: ClientConnection | undefined;
-  #dialling = false;
-  /** Set while dialling: `close()` aborts it, and waits for the dial to settle. */
-  #pendingDial: { cancel: AbortController; done: Promise<unknown> } | undefined;
+  readonly #options: ResolvedCommonOptions;
+  /** The request of the dial in progress, from checkDial to open. */
+  #request: MockDialRequest | undefined;
   #dialled = false;
-  #nextPing = 1;
 
-  constructor(target: MockServer | MockServerResolver, options: MockAdapterOptions = {}) {
-    if (target instanceof MockServer) this.#resolve = () => target;
-    else if (typeof target === 'function') this.#resolve = target;
+  constructor(target: MockServerTarget | MockServerResolver, options: MockAdapterOptions = {}) {
+    let resolve: MockServerResolver;
+    if (isListening(target)) resolve = () => target as MockServerTarget;
+    else if (typeof target === 'function') resolve = target;
     else throw new InvalidArgumentError('MockAdapter needs a MockServer or a function from URL to MockServer');
-    if (typeof options !== 'object' || options === null) {
-      throw new InvalidArgumentError('Invalid MockAdapter options: expected an object');
-    }
-    this.#closeTimeout = options.closeTimeout === undefined ? 5000 : checkDelay('closeTimeout', options.closeTimeout);
-    this.#highWaterMessages = checkPositive('highWaterMessages', options.highWaterMessages, 256);
-    this.#highWaterBytes = checkPositive('highWaterBytes', options.highWaterBytes, 4 * 1024 * 1024);
+    const reader = new OptionReader(options, 'MockAdapter options');
+    const resolved = readCommonOptions(reader);
+    reader.done();
+    super({ handshakeTimeout: resolved.handshakeTimeout, pingFrames: true });
+    this.#resolve = resolve;
+    this.#options = resolved;
   }
 
   /** Where the adapter is: `idle` (never dialled), `connecting`, `open`, `closing`, `closed`. */
   get state(): MockAdapterState {
-    if (this.#dialling) return 'connecting';
-    if (!this.#current) return this.#dialled ? 'closed' : 'idle';
-    return this.#current.state === 'connecting' ? 'open' : this.#current.state;
+    if (this.dialInProgress) return 'connecting';
+    const current = this.activeConnection;
+    if (!current) return this.#dialled ? 'closed' : 'idle';
+    return current.state;
   }
 
   /** The server's side of the current connection, for scripting it from the adapter. */
   get connection(): MockServerConnection | undefined {
-    return this.#current?.connection;
+    return this.activeConnection?.connection;
   }
 
   /** The recorded calls of one method. */
@@ -360,44 +322,66 @@ export class MockAdapter implements WebSocketConnectionAdapter {
     (this.reads as Message[]).length = 0;
   }
 
-  dial(url: string | URL, options?: DialOptions): Promise<HandshakeResponse> {
-    return this.#record('dial', trimArgs<MockCallArgs['dial']>([url, options]), () => this.#dial(url, options ?? {}));
+  override dial(url: string | URL, options?: DialOptions): Promise<HandshakeResponse> {
+    return this.#record('dial', trimArgs<MockCallArgs['dial']>([url, options]), () => super.dial(url, options));
   }
 
-  close(code?: StatusCode, reason?: string, options?: OperationOptions): Promise<void> {
+  override close(code?: StatusCode, reason?: string, options?: OperationOptions): Promise<void> {
     return this.#record('close', trimArgs<MockCallArgs['close']>([code, reason, options]), () =>
-      this.#close(code ?? 1000, reason ?? '', options?.signal),
+      super.close(code, reason, options),
     );
   }
 
-  ping(options?: OperationOptions): Promise<void> {
-    return this.#record('ping', trimArgs<MockCallArgs['ping']>([options]), () => this.#ping(options?.signal));
+  override ping(options?: OperationOptions): Promise<void> {
+    return this.#record('ping', trimArgs<MockCallArgs['ping']>([options]), () => super.ping(options));
   }
 
-  read(options?: OperationOptions): Promise<Message> {
-    return this.#record('read', trimArgs<MockCallArgs['read']>([options]), () => this.#read(options?.signal));
+  override read(options?: OperationOptions): Promise<Message> {
+    return this.#record('read', trimArgs<MockCallArgs['read']>([options]), () =>
+      super.read(options).then((message) => {
+        (this.reads as Message[]).push(message);
+        return message;
+      }),
+    );
   }
 
   /**
    * A message already received, or `undefined` (see the contract). Not listed in `calls`: it is
    * synchronous and a consumer calls it before most reads. What it returns joins `reads`.
    */
-  tryRead(): Message | undefined {
-    const message = this.#current?.queue.tryRead();
+  override tryRead(): Message | undefined {
+    const message = super.tryRead();
     if (message !== undefined) (this.reads as Message[]).push(message);
     return message;
   }
 
-  write(type: MessageType, data: WriteData, options?: OperationOptions): Promise<void> {
+  override write(type: MessageType, data: WriteData, options?: OperationOptions): Promise<void> {
     return this.#record('write', trimArgs<MockCallArgs['write']>([type, data, options]), () =>
-      this.#write(type, data, options?.signal),
+      super.write(type, data, options),
     );
   }
 
   /** The server's side of the current connection (the mock's "runtime object"), or `undefined`. */
-  underlying(): unknown {
-    const current = this.#current;
-    return current && current.state !== 'closed' ? current.connection : undefined;
+  override underlying(): MockServerConnection | undefined {
+    return super.underlying() as MockServerConnection | undefined;
+  }
+
+  protected override checkDial(url: URL, options: DialOptions): void {
+    this.#request = buildRequest(url, options);
+  }
+
+  protected async open(url: URL, _options: DialOptions, signal: AbortSignal): Promise<OpenedConnection<ClientConnection>> {
+    const request = this.#request!;
+    this.#request = undefined;
+    this.#dialled = true;
+    const server = this.#resolve(url);
+    if (!server) throw new HandshakeError(`Connection refused: no mock server answers at ${url.href}`);
+    if (!isListening(server)) throw new InvalidArgumentError(`The resolver returned something that is not a MockServer for ${url.href}`);
+    const client = new ClientConnection(this.#options, (message) => (this.writes as Message[]).push(message));
+    const attempt = connect(server, request, client.endpoint);
+    const response = await raceSignal(attempt.promise, signal, attempt.cancel);
+    if (client.phase === 'connecting') client.phase = 'open';
+    return { connection: client, response };
   }
 
   #record<M extends MockCallMethod>(
@@ -424,102 +408,5 @@ export class MockAdapter implements WebSocketConnectionAdapter {
       },
     );
     return promise;
-  }
-
-  async #dial(input: string | URL, options: DialOptions): Promise<HandshakeResponse> {
-    if (this.#dialling) throw new InvalidStateError('dial() was called while another dial is in progress');
-    const url = parseWebSocketUrl(input);
-    const request = buildRequest(url, options);
-    const { signal } = options;
-    if (signal?.aborted) throw abortReason(signal);
-    // The dial clause of the contract: close any previous connection, and drop it.
-    this.#current?.discard();
-    this.#current = undefined;
-    this.#dialled = true;
-    const server = this.#resolve(url);
-    if (!server) throw new HandshakeError(`Connection refused: no mock server answers at ${url.href}`);
-    const client = new ClientConnection({
-      highWaterMessages: this.#highWaterMessages,
-      highWaterBytes: this.#highWaterBytes,
-      onHandover: (message) => (this.writes as Message[]).push(message),
-    });
-    this.#dialling = true;
-    const cancel = new AbortController();
-    let settled!: () => void;
-    this.#pendingDial = { cancel, done: new Promise<void>((resolve) => (settled = resolve)) };
-    try {
-      const attempt = beginHandshake(server, request, {
-        attach: (endpoint, connection) => {
-          client.server = endpoint;
-          client.connection = connection;
-        },
-        get accepting() {
-          return client.accepting;
-        },
-        message: (message) => client.message(message),
-        close: (code, reason) => client.close(code, reason),
-        pong: (id) => client.pong(id),
-        lost: () => client.lost(),
-        drain: () => client.drain(),
-      });
-      const { response } = await raceSignal(
-        raceSignal(attempt.promise, cancel.signal, attempt.cancel),
-        signal,
-        attempt.cancel,
-      );
-      if (client.state === 'connecting') client.state = 'open';
-      this.#current = client;
-      return response;
-    } finally {
-      this.#dialling = false;
-      this.#pendingDial = undefined;
-      settled();
-    }
-  }
-
-  async #close(code: number, reason: string, signal: AbortSignal | undefined): Promise<void> {
-    validateClose(code, reason);
-    const dial = this.#pendingDial;
-    if (dial) {
-      // Closing while dialling cancels the dial (it rejects with ConnectionClosedError); a dial
-      // that completed first is closed like any open connection.
-      dial.cancel.abort(new ConnectionClosedError('close() was called while dialling'));
-      await dial.done;
-      if (this.#current?.state !== 'open') return;
-    }
-    const current = this.#current;
-    if (!current || current.state !== 'open') {
-      throw new ConnectionClosedError(current ? 'The connection is already closed' : 'Not connected: call dial() first');
-    }
-    await current.sendClose(code, reason, this.#closeTimeout, signal);
-  }
-
-  async #ping(signal: AbortSignal | undefined): Promise<void> {
-    const current = this.#open('ping');
-    if (signal?.aborted) throw abortReason(signal);
-    const id = this.#nextPing++;
-    await raceSignal(current.ping(id), signal, () => current.forgetPing(id));
-  }
-
-  async #read(signal: AbortSignal | undefined): Promise<Message> {
-    const current = this.#current;
-    if (!current) throw new ConnectionClosedError('Not connected: call dial() first');
-    const message = await current.queue.read(signal);
-    (this.reads as Message[]).push(message);
-    return message;
-  }
-
-  async #write(type: MessageType, data: WriteData, signal: AbortSignal | undefined): Promise<void> {
-    const payload = normalizeWriteData(type, data);
-    const current = this.#open('write');
-    if (signal?.aborted) throw abortReason(signal);
-    await current.write(toMessage(type, payload), signal);
-  }
-
-  #open(operation: string): ClientConnection {
-    const current = this.#current;
-    if (!current) throw new ConnectionClosedError(`Cannot ${operation}: not connected, call dial() first`);
-    if (current.state !== 'open') throw new ConnectionClosedError(`Cannot ${operation}: the connection is ${current.state}`);
-    return current;
   }
 }

@@ -36,22 +36,11 @@ type Outbound =
   | { kind: 'message'; message: Message; resolve: () => void; reject: (error: unknown) => void }
   | { kind: 'close'; code: number | undefined; reason: string };
 
-let endpointOf: (connection: MockServerConnection) => ServerEndpoint;
-
-/** The server's end of a mock connection, as the adapter talks to it. */
-export function serverEndpointOf(connection: MockServerConnection): ServerEndpoint {
-  return endpointOf(connection);
-}
-
 /**
  * The server side of one accepted connection. Created by {@link MockServer}; reach it through
  * `server.accept()`, `server.connections` or the server's `'connection'` event.
  */
 export class MockServerConnection extends Emitter<MockServerConnectionEvents> {
-  static {
-    endpointOf = (connection) => connection.#endpoint;
-  }
-
   /** 1 for the server's first connection, 2 for the next, ... */
   readonly id: number;
   /** The opening handshake's request. */
@@ -105,6 +94,8 @@ export class MockServerConnection extends Emitter<MockServerConnectionEvents> {
       resume: () => this.#onResume(),
       destroy: () => this.#end(),
     };
+    // The client's frames reach this connection through the wire from now on.
+    init.client.attach(this.#endpoint, this);
   }
 
   /** Headers of the client's upgrade request, names in lower case. */

@@ -2,13 +2,14 @@
  * The scripted WebSocket server a unit test drives: it decides every dial, plays the server's
  * part on each connection, and never touches the network. Pair it with {@link MockAdapter}.
  */
+import { capRefusalBody } from '../adapters/core/refusal-body.js';
 import { ConnectionClosedError, HandshakeError, InvalidArgumentError } from '../adapters/errors.js';
 import { abortReason } from '../adapters/signals.js';
 import type { HandshakeResponse, OperationOptions } from '../adapters/types.js';
 import { parseWebSocketUrl } from '../adapters/validation.js';
 import { Emitter } from './emitter.js';
 import { MockAdapter, type MockAdapterOptions } from './mock-adapter.js';
-import { MockServerConnection, serverEndpointOf } from './mock-server-connection.js';
+import { MockServerConnection } from './mock-server-connection.js';
 import { TimerGroup, checkDelay } from './timers.js';
 import type {
   MockAcceptance,
@@ -19,7 +20,7 @@ import type {
   MockProtocolSelector,
   MockRefusal,
 } from './types.js';
-import type { ClientEndpoint, ServerEndpoint } from './wire.js';
+import { listen, type ClientEndpoint, type WireHandshake } from './wire.js';
 
 /** Options of {@link MockServer}. */
 export interface MockServerOptions {
@@ -39,26 +40,6 @@ export interface MockServerEvents extends Record<string, unknown[]> {
   request: [request: MockDialRequest];
   /** A dial was accepted; emitted before the client's `dial` resolves. */
   connection: [connection: MockServerConnection];
-}
-
-/** The outcome of a handshake, for the adapter. */
-export interface MockHandshake {
-  readonly response: HandshakeResponse;
-  readonly connection: MockServerConnection;
-  readonly endpoint: ServerEndpoint;
-}
-
-/** A handshake in progress; `cancel` undoes it (an aborted dial). */
-export interface MockHandshakeAttempt {
-  readonly promise: Promise<MockHandshake>;
-  readonly cancel: () => void;
-}
-
-let handshakeWith: (server: MockServer, request: MockDialRequest, client: ClientEndpoint) => MockHandshakeAttempt;
-
-/** Start the opening handshake with `server` (used by {@link MockAdapter}). */
-export function beginHandshake(server: MockServer, request: MockDialRequest, client: ClientEndpoint): MockHandshakeAttempt {
-  return handshakeWith(server, request, client);
 }
 
 const DEFAULT_DELAYS: MockDelays = { dial: 0, pong: 0, close: 0 };
@@ -113,10 +94,6 @@ type Answer = { refusal: MockRefusal } | { acceptance: MockAcceptance };
  * without delays everything settles on microtasks.
  */
 export class MockServer extends Emitter<MockServerEvents> {
-  static {
-    handshakeWith = (server, request, client) => server.#handshake(request, client);
-  }
-
   /** The URL tests dial (any ws: URL reaches an adapter's own server; see `MockAdapter`). */
   readonly url: string;
   /** Every dial the server received, accepted or refused, in order. */
@@ -130,6 +107,8 @@ export class MockServer extends Emitter<MockServerEvents> {
   #listening = true;
   #handler: MockDialHandler | undefined;
   readonly #refusals: MockRefusal[] = [];
+  /** Dials still to leave unanswered (see hangNext). */
+  #hangs = 0;
   readonly #unaccepted: MockServerConnection[] = [];
   readonly #acceptWaiters: Array<{ resolve: (c: MockServerConnection) => void; reject: (e: unknown) => void }> = [];
   readonly #open = new Set<MockServerConnection>();
@@ -158,6 +137,8 @@ export class MockServer extends Emitter<MockServerEvents> {
       throw new InvalidArgumentError('Invalid option answerPings: expected a boolean');
     }
     this.#answerPings = options.answerPings ?? true;
+    // Adapters reach this server through the wire, never by calling into it.
+    listen(this, (request, client) => this.#handshake(request, client));
   }
 
   /** An adapter connected to this server whatever URL it dials. */
@@ -188,6 +169,15 @@ export class MockServer extends Emitter<MockServerEvents> {
   /** Refuse the next dial with this HTTP answer (queued: one refusal per call, used in order). */
   refuseNext(refusal: MockRefusal): void {
     this.#refusals.push(checkRefusal(refusal));
+  }
+
+  /**
+   * Leave the next dial unanswered, as a server that accepted TCP and never answers the
+   * upgrade: the client's dial stays pending until it gives up (its signal, its
+   * `handshakeTimeout`, `close()`) or the server stops. One hang per call, used in order.
+   */
+  hangNext(): void {
+    this.#hangs++;
   }
 
   /**
@@ -260,16 +250,18 @@ export class MockServer extends Emitter<MockServerEvents> {
     for (const waiter of this.#acceptWaiters.splice(0)) waiter.reject(stopped);
   }
 
-  #handshake(request: MockDialRequest, client: ClientEndpoint): MockHandshakeAttempt {
+  #handshake(request: MockDialRequest, client: ClientEndpoint): WireHandshake {
     let cancelled = false;
     let created: MockServerConnection | undefined;
     let cancelTimer: (() => void) | undefined;
     let rejectWait: ((error: unknown) => void) | undefined;
-    const promise = (async (): Promise<MockHandshake> => {
+    const promise = (async (): Promise<HandshakeResponse> => {
       if (!this.#listening) {
         throw new HandshakeError(`Connection refused: the mock server for ${request.url} is stopped`);
       }
       (this.requests as MockDialRequest[]).push(request);
+      const hang = this.#hangs > 0;
+      if (hang) this.#hangs--;
       this.emit('request', request);
       const answer = await this.#decide(request);
       if (cancelled) throw new HandshakeError('The dial was cancelled');
@@ -283,6 +275,8 @@ export class MockServer extends Emitter<MockServerEvents> {
         };
         rejectWait = fail;
         this.#pendingDials.add(fail);
+        // A hung dial waits for nothing but its end (cancel or stop).
+        if (hang) return;
         cancelTimer = this.#timers.schedule(this.#delays.dial, () => {
           this.#pendingDials.delete(fail);
           resolve();
@@ -290,7 +284,9 @@ export class MockServer extends Emitter<MockServerEvents> {
       });
       if (cancelled || !this.#listening) throw new HandshakeError('The dial was cancelled');
       if ('refusal' in answer) {
-        const { status, headers, body } = answer.refusal;
+        const { status, headers } = answer.refusal;
+        // The same cap on the body as every adapter that sees one.
+        const body = capRefusalBody(answer.refusal.body);
         throw new HandshakeError(`Unexpected server response: ${status}`, {
           status,
           headers: lowerCaseHeaders(headers),
@@ -324,7 +320,6 @@ export class MockServer extends Emitter<MockServerEvents> {
         onEnd: (ended) => this.#open.delete(ended),
       });
       created = connection;
-      client.attach(serverEndpointOf(connection), connection);
       this.#open.add(connection);
       (this.connections as MockServerConnection[]).push(connection);
       const response: HandshakeResponse = {
@@ -341,10 +336,10 @@ export class MockServer extends Emitter<MockServerEvents> {
         this.emit('connection', connection);
       } catch (error) {
         // A broken script fails this dial, and the connection goes away as a lost one.
-        serverEndpointOf(connection).destroy();
+        connection.drop();
         throw error;
       }
-      return { response, connection, endpoint: serverEndpointOf(connection) };
+      return response;
     })();
     const cancel = (): void => {
       if (cancelled) return;
@@ -352,7 +347,7 @@ export class MockServer extends Emitter<MockServerEvents> {
       cancelTimer?.();
       rejectWait?.(new HandshakeError('The dial was cancelled'));
       // Cancelled after the server accepted: the client goes away without a close frame.
-      if (created) serverEndpointOf(created).destroy();
+      created?.drop();
     };
     return { promise, cancel };
   }

@@ -1,15 +1,19 @@
 /**
- * What travels between the two ends of a mock connection. Not exported to users: the adapter
- * and the scripted server call each other through these interfaces, the way two WebSocket
- * endpoints exchange frames (RFC 6455 section 5), with no bytes and no I/O in between.
+ * The wire between a mock adapter and a mock server: the only way the two talk. Not exported to
+ * users. A server listens on the wire; an adapter connects through it and gets the server's end
+ * of the new connection, the way two WebSocket endpoints exchange frames (RFC 6455 section 5),
+ * with no bytes and no I/O in between. Neither side imports the other for this.
  */
-import type { Message } from '../adapters/types.js';
-import type { MockServerConnection } from './mock-server-connection.js';
+import type { HandshakeResponse, Message } from '../adapters/types.js';
+import type { MockDialRequest } from './types.js';
 
 /** The client end, as the server sees it (frames the server sends). */
 export interface ClientEndpoint {
-  /** The server accepted: frames from the client go to `server` from now on. */
-  attach(server: ServerEndpoint, connection: MockServerConnection): void;
+  /**
+   * The server accepted: frames from the client go to `server` from now on. `connection` is
+   * the server-side object the adapter exposes to tests (`MockAdapter.connection`).
+   */
+  attach(server: ServerEndpoint, connection: object): void;
   /** False while the client's read queue is paused: data frames wait on the server side. */
   readonly accepting: boolean;
   /** A whole data message. */
@@ -35,4 +39,34 @@ export interface ServerEndpoint {
   resume(): void;
   /** The client tore the transport down (close timeout, redial, aborted dial). */
   destroy(): void;
+}
+
+/** An opening handshake in progress; `cancel` undoes it (an aborted dial). */
+export interface WireHandshake {
+  /** Resolves with the server's answer once it accepted (after `attach`), or rejects with `HandshakeError`. */
+  readonly promise: Promise<HandshakeResponse>;
+  readonly cancel: () => void;
+}
+
+/** How a listening server answers a dial. */
+export type WireListener = (request: MockDialRequest, client: ClientEndpoint) => WireHandshake;
+
+/** Servers listening on the wire, by identity. */
+const listeners = new WeakMap<object, WireListener>();
+
+/** `server` answers the dials that reach it with `listener`. */
+export function listen(server: object, listener: WireListener): void {
+  listeners.set(server, listener);
+}
+
+/** Whether `server` listens on the wire (is a mock server). */
+export function isListening(server: unknown): server is object {
+  return typeof server === 'object' && server !== null && listeners.has(server);
+}
+
+/** Dial `server`: its listener starts the handshake with `client`. */
+export function connect(server: object, request: MockDialRequest, client: ClientEndpoint): WireHandshake {
+  const listener = listeners.get(server);
+  if (!listener) throw new TypeError('Not a mock server');
+  return listener(request, client);
 }

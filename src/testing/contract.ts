@@ -19,6 +19,7 @@ import {
   UnsupportedOperationError,
   WebSocketCloseError,
 } from '../adapters/errors.js';
+import { REFUSAL_BODY_LIMIT } from '../adapters/core/refusal-body.js';
 import { MessageType, type Message, type WebSocketConnectionAdapter } from '../adapters/types.js';
 import type { ContractPeer, PeerConnection } from './peer.js';
 import { rejection } from './rejection.js';
@@ -45,7 +46,8 @@ export interface AdapterContractOptions {
   readonly capabilities?: ContractCapabilities;
   /**
    * How many unread messages the adapter's inbound queue holds before it pauses the transport
-   * (its `highWaterMessages`). Tests that need a burst to arrive unread stay below it. Default 256.
+   * (its `readQueue.messages`). Tests that need a burst to arrive unread stay below it. Default 256
+   * (the adapters' default is 4096; the suite's bursts are smaller either way).
    */
   readonly queuedMessages?: number;
 }
@@ -160,6 +162,44 @@ export function describeAdapterContract(options: AdapterContractOptions): void {
           expect(answer.protocol).toBe('');
         });
       }
+
+      it(`keeps at most ${REFUSAL_BODY_LIMIT} bytes of a refusal's body, never half a character`, async () => {
+        // 1 + 2 * 2047 = 4095 bytes fit; the next 2-byte character would straddle the cap.
+        const body = `x${'é'.repeat(3000)}`;
+        peer.refuseNext({ status: 403, body });
+        const error = await rejection(adapter.dial(url));
+        expect(error).toBeInstanceOf(HandshakeError);
+        const kept = (error as HandshakeError).body;
+        if (caps.handshakeDetails) {
+          expect(kept?.length).toBe(1 + 2047);
+          expect(kept === `x${'é'.repeat(2047)}`).toBe(true);
+        } else {
+          expect(kept).toBeUndefined();
+        }
+      });
+
+      it('reports a short refusal body whole, and no body when the refusal has none', async () => {
+        peer.refuseNext({ status: 401, body: '{"error":"token expired"}' });
+        const error = await rejection(adapter.dial(url));
+        expect((error as HandshakeError).body).toBe(caps.handshakeDetails ? '{"error":"token expired"}' : undefined);
+        peer.refuseNext({ status: 404 });
+        expect(((await rejection(adapter.dial(url))) as HandshakeError).body).toBeUndefined();
+      });
+
+      it('close() during a dial that hangs: close resolves, the dial rejects with ConnectionClosedError', async () => {
+        const held = peer.hangNext();
+        const dialled = rejection(adapter.dial(url));
+        await held;
+        await adapter.close(1000, '');
+        const error = await dialled;
+        expect(error).toBeInstanceOf(ConnectionClosedError);
+        // Nothing is left open, and the adapter dials again normally.
+        expect(adapter.underlying()).toBeUndefined();
+        expect(await rejection(adapter.read())).toBeInstanceOf(ConnectionClosedError);
+        expect(await rejection(adapter.close())).toBeInstanceOf(ConnectionClosedError);
+        const [answer] = await Promise.all([adapter.dial(url), peer.accept()]);
+        expect(answer.protocol).toBe('');
+      });
 
       it('rejects a subprotocol the client did not offer (RFC 6455 section 4.1)', async () => {
         peer.selectProtocol(() => 'not.offered');

@@ -91,6 +91,18 @@ export class MockContractPeer implements ContractPeer {
   selectProtocol(choose: (offered: readonly string[]) => string | false): void {
     this.server.selectProtocol(choose);
   }
+
+  hangNext(): Promise<void> {
+    this.server.hangNext();
+    // The dial reaches the server on the microtasks after dial() is called.
+    return new Promise((resolve) => {
+      const arrived = (): void => {
+        this.server.off('request', arrived);
+        resolve();
+      };
+      this.server.on('request', arrived);
+    });
+  }
 }
 
 /** What {@link createMockPair} returns: the two factories the contract suite takes. */

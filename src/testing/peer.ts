@@ -46,6 +46,12 @@ export interface ContractPeer {
    * Refuse the next upgrade with this answer. Applies to exactly one upgrade request.
    */
   refuseNext(refusal: PeerRefusal): void;
+  /**
+   * Leave the next upgrade request unanswered, with its connection open, as a server that
+   * hangs. Resolves once that request has arrived. The connection goes when the client gives
+   * up or the peer stops.
+   */
+  hangNext(): Promise<void>;
   /** Which of the offered subprotocols the server picks: the first offered one by default. */
   selectProtocol(choose: (offered: readonly string[]) => string | false): void;
 }

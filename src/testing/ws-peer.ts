@@ -171,6 +171,7 @@ class WsPeerImpl implements WsPeer {
   readonly #connections = new Set<WsPeerConnectionImpl>();
   readonly #accepted = new Inbox<WsPeerConnectionImpl>();
   readonly #refusals: PeerRefusal[] = [];
+  readonly #hangs: Array<() => void> = [];
   #choose: (offered: readonly string[]) => string | false = (offered) => offered[0] ?? false;
 
   constructor(options: WsPeerOptions) {
@@ -218,6 +219,12 @@ class WsPeerImpl implements WsPeer {
 
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => {});
+    const hung = this.#hangs.shift();
+    if (hung) {
+      // No answer: the socket stays open (and tracked) until the client gives up or stop().
+      hung();
+      return;
+    }
     const refusal = this.#refusals.shift();
     if (refusal) {
       socket.end(rawResponse(refusal));
@@ -241,6 +248,10 @@ class WsPeerImpl implements WsPeer {
 
   selectProtocol(choose: (offered: readonly string[]) => string | false): void {
     this.#choose = choose;
+  }
+
+  hangNext(): Promise<void> {
+    return new Promise((resolve) => this.#hangs.push(resolve));
   }
 
   async stop(): Promise<void> {

@@ -18,6 +18,7 @@ import {
   ConnectionClosedError,
   HandshakeError,
   InvalidArgumentError,
+  InvalidOptionError,
   UnsupportedOperationError,
   WebSocketCloseError,
 } from '../../src/adapters/errors.js';
@@ -84,21 +85,21 @@ describe('options', () => {
       [{ writeHighWaterMark: 1.5 }, 'writeHighWaterMark'],
       [{ drainPollInterval: 0 }, 'drainPollInterval'],
       [{ closeTimeout: Number.NaN }, 'closeTimeout'],
-      [{ readQueue: { highWaterMessages: 0 } }, 'readQueue.highWaterMessages'],
-      [{ readQueue: { highWaterBytes: -5 } }, 'readQueue.highWaterBytes'],
+      [{ readQueue: { messages: 0 } }, 'readQueue.messages'],
+      [{ readQueue: { bytes: -5 } }, 'readQueue.bytes'],
       [{ readQueue: { overflow: 'drop' as 'close' } }, 'readQueue.overflow'],
       [{ closeCodeMapping: 'drop' as 'offset' }, 'closeCodeMapping'],
       [{ requestHeaders: 'send' as 'reject' }, 'requestHeaders'],
     ];
     for (const [options, name] of bad) {
-      expect(() => createBrowserAdapter({ WebSocket: UndiciWebSocket, ...options }), name).toThrow(InvalidArgumentError);
-      expect(() => createBrowserAdapter({ WebSocket: UndiciWebSocket, ...options }), name).toThrow(name);
+      expect(() => createBrowserAdapter({ WebSocket: UndiciWebSocket, ...options }), name).toThrow(InvalidOptionError);
+      expect(() => createBrowserAdapter({ WebSocket: UndiciWebSocket, ...options }), name).toThrow(`option ${name}:`);
     }
   });
 
   it('needs a constructor where the runtime has no global WebSocket', () => {
     vi.stubGlobal('WebSocket', undefined);
-    expect(() => createBrowserAdapter()).toThrow(/Option WebSocket/);
+    expect(() => createBrowserAdapter()).toThrow(/option WebSocket/);
   });
 
   it('uses globalThis.WebSocket by default', async () => {
@@ -263,7 +264,7 @@ describe('reads', () => {
   });
 
   it("closes with 1009 when unread messages overflow the queue ('close'), after delivering what was queued", async () => {
-    const adapter = adapterWith({ readQueue: { highWaterMessages: 3 } });
+    const adapter = adapterWith({ readQueue: { messages: 3 } });
     const connection = await open(adapter);
     for (let i = 0; i < 6; i++) await connection.send(MessageType.Text, `m${i}`);
     expect(await connection.closed).toEqual({ code: 4009, reason: 'read queue overflow' });
@@ -274,7 +275,7 @@ describe('reads', () => {
   });
 
   it('closes an overflowing queue with 1000 when the mapping function refuses 1009', async () => {
-    const adapter = adapterWith({ readQueue: { highWaterBytes: 8 }, closeCodeMapping: (code) => code });
+    const adapter = adapterWith({ readQueue: { bytes: 8 }, closeCodeMapping: (code) => code });
     const connection = await open(adapter);
     await connection.send(MessageType.Binary, new Uint8Array(16));
     expect(await connection.closed).toEqual({ code: 1000, reason: 'read queue overflow' });
@@ -283,7 +284,7 @@ describe('reads', () => {
   });
 
   it("keeps queueing past the marks with overflow 'buffer'", async () => {
-    const adapter = adapterWith({ readQueue: { highWaterMessages: 3, highWaterBytes: 10, overflow: 'buffer' } });
+    const adapter = adapterWith({ readQueue: { messages: 3, bytes: 10, overflow: 'buffer' } });
     const connection = await open(adapter);
     for (let i = 0; i < 10; i++) await connection.send(MessageType.Text, `message ${i}`);
     for (let i = 0; i < 10; i++) expect(await adapter.read()).toEqual({ type: MessageType.Text, data: `message ${i}` });

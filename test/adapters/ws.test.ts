@@ -14,6 +14,7 @@ import {
   ConnectionClosedError,
   HandshakeError,
   InvalidArgumentError,
+  InvalidOptionError,
   InvalidStateError,
   TimeoutError,
   WebSocketCloseError,
@@ -178,13 +179,13 @@ describe('ws adapter options', () => {
       [{ closeTimeout: -1 }, 'closeTimeout'],
       [{ maxPayload: 1.5 }, 'maxPayload'],
       [{ perMessageDeflate: 'yes' as unknown as boolean }, 'perMessageDeflate'],
-      [{ ca: 42 as unknown as string }, 'ca'],
-      [{ cert: [Buffer.alloc(1), 1] as unknown as string[] }, 'cert'],
-      [{ key: {} as unknown as string }, 'key'],
-      [{ rejectUnauthorized: 'no' as unknown as boolean }, 'rejectUnauthorized'],
-      [{ servername: 7 as unknown as string }, 'servername'],
-      [{ readQueue: { highWaterMessages: 0 } }, 'readQueue.highWaterMessages'],
-      [{ readQueue: { highWaterBytes: -5 } }, 'readQueue.highWaterBytes'],
+      [{ tls: { ca: 42 as unknown as string } }, 'tls.ca'],
+      [{ tls: { cert: [Buffer.alloc(1), 1] as unknown as string[] } }, 'tls.cert'],
+      [{ tls: { key: {} as unknown as string } }, 'tls.key'],
+      [{ tls: { rejectUnauthorized: 'no' as unknown as boolean } }, 'tls.rejectUnauthorized'],
+      [{ tls: { servername: 7 as unknown as string } }, 'tls.servername'],
+      [{ readQueue: { messages: 0 } }, 'readQueue.messages'],
+      [{ readQueue: { bytes: -5 } }, 'readQueue.bytes'],
       [{ writeHighWaterMark: Infinity }, 'writeHighWaterMark'],
       [{ followRedirects: 1 as unknown as boolean }, 'followRedirects'],
     ];
@@ -195,7 +196,8 @@ describe('ws adapter options', () => {
       } catch (caught) {
         error = caught;
       }
-      expect(error, name).toBeInstanceOf(InvalidArgumentError);
+      expect(error, name).toBeInstanceOf(InvalidOptionError);
+      expect((error as InvalidOptionError).option, name).toBe(name);
       expect((error as Error).message, name).toContain(name);
     }
   });
@@ -354,7 +356,7 @@ describe('ws adapter: backpressure', () => {
   });
 
   it('pauses the socket when unread messages pile up, and resumes as they are read', async () => {
-    const { adapter, connection } = await openPair({ readQueue: { highWaterMessages: 8 } });
+    const { adapter, connection } = await openPair({ readQueue: { messages: 8 } });
     const ws = adapter.underlying()!;
     const total = 64;
     const size = 64 * 1024;
@@ -392,7 +394,7 @@ describe('ws adapter: backpressure', () => {
   });
 
   it('pauses on the byte mark too', async () => {
-    const { adapter, connection } = await openPair({ readQueue: { highWaterBytes: 100_000 } });
+    const { adapter, connection } = await openPair({ readQueue: { bytes: 100_000 } });
     const ws = adapter.underlying()!;
     const paused = new Promise<void>((resolve) => {
       ws.on('message', () => {
@@ -595,7 +597,7 @@ describe('ws adapter: wss with a self-signed certificate', () => {
   it('connects when the certificate is trusted through ca', async () => {
     const { peer, url } = await startPeer({ tls: { key, cert } });
     expect(url.startsWith('wss://127.0.0.1:')).toBe(true);
-    const adapter = adapterFor({ ca: cert });
+    const adapter = adapterFor({ tls: { ca: cert } });
     const [answer, connection] = await Promise.all([adapter.dial(url), peer.accept()]);
     expect(answer.status).toBe(101);
     await adapter.write(MessageType.Text, 'over tls');
@@ -610,9 +612,9 @@ describe('ws adapter: wss with a self-signed certificate', () => {
 
   it('checks the name against servername', async () => {
     const { peer, url } = await startPeer({ tls: { key, cert } });
-    const good = adapterFor({ ca: cert, servername: 'localhost' });
+    const good = adapterFor({ tls: { ca: cert, servername: 'localhost' } });
     await Promise.all([good.dial(url), peer.accept()]);
-    const wrong = adapterFor({ ca: cert, servername: 'feed.example' });
+    const wrong = adapterFor({ tls: { ca: cert, servername: 'feed.example' } });
     const error = (await rejection(wrong.dial(url))) as HandshakeError;
     expect(error).toBeInstanceOf(HandshakeError);
     expect((error.cause as NodeJS.ErrnoException).code).toBe('ERR_TLS_CERT_ALTNAME_INVALID');
@@ -625,14 +627,14 @@ describe('ws adapter: wss with a self-signed certificate', () => {
     expect(error).toBeInstanceOf(HandshakeError);
     expect(error.status).toBeUndefined();
     expect((error.cause as NodeJS.ErrnoException).code).toBe('DEPTH_ZERO_SELF_SIGNED_CERT');
-    const lax = adapterFor({ rejectUnauthorized: false });
+    const lax = adapterFor({ tls: { rejectUnauthorized: false } });
     const [answer] = await Promise.all([lax.dial(url), peer.accept()]);
     expect(answer.status).toBe(101);
   });
 
   it('reports 1006 when a TLS connection drops', async () => {
     const { peer, url } = await startPeer({ tls: { key, cert } });
-    const adapter = adapterFor({ ca: cert });
+    const adapter = adapterFor({ tls: { ca: cert } });
     const [, connection] = await Promise.all([adapter.dial(url), peer.accept()]);
     const pending = rejection(adapter.read());
     connection.drop();

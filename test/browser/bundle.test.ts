@@ -10,6 +10,9 @@ const ENTRY_POINTS = {
   wsengine: './src/index.ts',
   'wsengine/adapters/browser': './src/adapters/browser.ts',
   'wsengine/mocks': './src/mocks/index.ts',
+  'wsengine/rpc': './src/protocols/rpc/index.ts',
+  'wsengine/subscriptions': './src/protocols/subscriptions/index.ts',
+  'wsengine/k8s/browser': './src/protocols/k8s/browser.ts',
   'wsengine/webwire': './src/protocols/webwire/index.ts',
   // The engine, which `wsengine` re-exports; checked on its own so that it stays browser-safe.
   'wsengine (engine)': './src/engine/index.ts',

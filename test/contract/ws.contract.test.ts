@@ -22,7 +22,7 @@ describeAdapterContract({
 describeAdapterContract({
   name: 'ws (smallest queue marks)',
   createAdapter: () =>
-    createWsAdapter({ writeHighWaterMark: 0, readQueue: { highWaterMessages: 1, highWaterBytes: 1 } }),
+    createWsAdapter({ writeHighWaterMark: 0, readQueue: { messages: 1, bytes: 1 } }),
   createPeer: () => createWsPeer(),
   queuedMessages: 1,
 });

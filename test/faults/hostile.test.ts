@@ -139,7 +139,7 @@ function adapterFor(name: AdapterName, extra: Extra = {}): WebSocketConnectionAd
   return createNativeAdapter({
     handshakeTimeout: extra.handshakeTimeout ?? 3000,
     closeTimeout: 200,
-    maxMessageSize: LIMIT,
+    maxPayload: LIMIT,
     maxFrameSize: LIMIT,
     followRedirects: true,
     perMessageDeflate: extra.deflate ?? false,

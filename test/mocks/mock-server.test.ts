@@ -310,7 +310,7 @@ describe('MockServer: dials', () => {
     const server = serve();
     expect(() => server.setDelays({ close: Infinity })).toThrow(InvalidArgumentError);
     expect(() => new MockAdapter(server, { closeTimeout: -5 })).toThrow(/closeTimeout/);
-    expect(() => new MockAdapter(server, { highWaterMessages: 0 })).toThrow(/highWaterMessages/);
+    expect(() => new MockAdapter(server, { readQueue: { messages: 0 } })).toThrow(/readQueue\.messages/);
     expect(() => new MockAdapter({} as MockServer)).toThrow(InvalidArgumentError);
   });
 });
@@ -460,7 +460,7 @@ describe('MockServerConnection', () => {
 
   it('holds sends while the client reads slowly (its queue is paused), and delivers them in order', async () => {
     const server = serve();
-    const adapter = new MockAdapter(server, { highWaterMessages: 4 });
+    const adapter = new MockAdapter(server, { readQueue: { messages: 4 } });
     await adapter.dial(server.url);
     const connection = await server.accept();
     const delivered: number[] = [];
@@ -475,7 +475,7 @@ describe('MockServerConnection', () => {
 
   it('sends the close frame after messages still held for a slow reader', async () => {
     const server = serve();
-    const adapter = new MockAdapter(server, { highWaterMessages: 2 });
+    const adapter = new MockAdapter(server, { readQueue: { messages: 2 } });
     await adapter.dial(server.url);
     const connection = await server.accept();
     for (let i = 0; i < 5; i++) void connection.sendText(`m${i}`);
@@ -533,7 +533,7 @@ describe('MockServerConnection', () => {
 
   it('rejects held sends with ConnectionClosedError when dropped', async () => {
     const server = serve();
-    const adapter = new MockAdapter(server, { highWaterMessages: 1 });
+    const adapter = new MockAdapter(server, { readQueue: { messages: 1 } });
     await adapter.dial(server.url);
     const connection = await server.accept();
     await connection.sendText('fits');

@@ -1,107 +1,80 @@
 /**
- * The native adapter: our own RFC 6455 client behind the adapter contract.
+ * The native adapter: our own RFC 6455 client behind the adapter contract. The adapter core
+ * does the contract's bookkeeping; the handshake and the connection are the transport.
  */
-import { ConnectionClosedError, InvalidStateError } from '../errors.js';
-import { abortReason } from '../signals.js';
-import type { StatusCode } from '../status-codes.js';
-import type {
-  DialOptions,
-  HandshakeResponse,
-  Message,
-  MessageType,
-  OperationOptions,
-  WebSocketConnectionAdapter,
-  WriteData,
-} from '../types.js';
-import { normalizeWriteData, parseWebSocketUrl, validateClose } from '../validation.js';
+import { AdapterCore, type CoreConnection, type CoreConnectionState, type OpenedConnection } from '../core/adapter-core.js';
+import type { DialOptions, Message, MessageType } from '../types.js';
 import { NativeConnection } from './connection.js';
 import { handshake, validateHeaders, validateProtocols } from './handshake.js';
 import { resolveOptions, type NativeAdapterOptions, type ResolvedOptions } from './options.js';
 
-export class NativeAdapter implements WebSocketConnectionAdapter {
-  readonly #options: ResolvedOptions;
-  #connection: NativeConnection | undefined;
-  #dialing: AbortController | undefined;
+/** A {@link NativeConnection} as the core sees it: straight calls, nothing allocated per message. */
+class NativeLink implements CoreConnection {
+  readonly #connection: NativeConnection;
 
-  /** Options are checked here; a bad one throws InvalidArgumentError naming it. */
-  constructor(options: NativeAdapterOptions = {}) {
-    this.#options = resolveOptions(options);
+  constructor(connection: NativeConnection) {
+    this.#connection = connection;
   }
 
-  async dial(url: string | URL, options: DialOptions = {}): Promise<HandshakeResponse> {
-    if (this.#dialing) throw new InvalidStateError('dial() was called while another dial is in progress');
-    const target = parseWebSocketUrl(url);
-    const headers = validateHeaders(options.headers);
-    const protocols = validateProtocols(options.protocols);
-    if (options.signal?.aborted) throw abortReason(options.signal);
-    // close() during the dial cancels it, as well as the caller's signal.
-    const cancel = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, cancel.signal]) : cancel.signal;
-    this.#dialing = cancel;
-    try {
-      // The contract: close and drop any previous connection first.
-      const previous = this.#connection;
-      this.#connection = undefined;
-      previous?.abandon();
-      const result = await handshake({ url: target, headers, protocols, signal, options: this.#options });
-      this.#connection = new NativeConnection(result.socket, result.head, result.deflate, this.#options, result.input);
-      return result.response;
-    } finally {
-      this.#dialing = undefined;
-    }
+  get state(): CoreConnectionState {
+    return this.#connection.state;
   }
 
-  close(code: StatusCode = 1000, reason = '', options: OperationOptions = {}): Promise<void> {
-    try {
-      validateClose(code, reason);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const connection = this.#connection;
-    if (this.#dialing && !connection) {
-      // Nothing is open yet: give up the dial in progress, which rejects with this error too.
-      const error = new ConnectionClosedError('close() was called while dialling');
-      this.#dialing.abort(error);
-      return Promise.reject(error);
-    }
-    if (!connection || connection.state !== 'open') {
-      return Promise.reject(new ConnectionClosedError('close() was called on a connection that is not open'));
-    }
-    return connection.close(code, reason, options.signal);
+  /** The `net.Socket` (a `tls.TLSSocket` for wss:). */
+  get runtime(): unknown {
+    return this.#connection.socket;
   }
 
-  ping(options: OperationOptions = {}): Promise<void> {
-    const connection = this.#connection;
-    if (!connection) return Promise.reject(new ConnectionClosedError('ping() was called before a connection was opened'));
-    return connection.ping(options.signal);
-  }
-
-  read(options?: OperationOptions): Promise<Message> {
-    const connection = this.#connection;
-    if (!connection) return Promise.reject(new ConnectionClosedError('read() was called before a connection was opened'));
-    return connection.read(options?.signal);
+  read(signal: AbortSignal | undefined): Promise<Message> {
+    // Through the connection: a protocol error waiting behind queued messages proceeds once
+    // they are read (connection.ts).
+    return this.#connection.read(signal);
   }
 
   tryRead(): Message | undefined {
-    return this.#connection?.tryRead();
+    return this.#connection.tryRead();
   }
 
-  write(type: MessageType, data: WriteData, options?: OperationOptions): Promise<void> {
-    let payload: string | Uint8Array;
-    try {
-      payload = normalizeWriteData(type, data);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const connection = this.#connection;
-    if (!connection) return Promise.reject(new ConnectionClosedError('write() was called before a connection was opened'));
-    return connection.write(type, payload, options?.signal);
+  write(type: MessageType, payload: string | Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+    return this.#connection.write(type, payload, signal);
   }
 
-  /** The `net.Socket` (a `tls.TLSSocket` for wss:) while connected, else undefined. */
-  underlying(): unknown {
-    const connection = this.#connection;
-    return connection && connection.state !== 'closed' ? connection.socket : undefined;
+  ping(signal: AbortSignal | undefined): Promise<void> {
+    return this.#connection.ping(signal);
+  }
+
+  close(code: number, reason: string, signal: AbortSignal | undefined): Promise<void> {
+    return this.#connection.close(code, reason, signal);
+  }
+
+  abandon(): void {
+    this.#connection.abandon();
+  }
+}
+
+export class NativeAdapter extends AdapterCore<NativeLink> {
+  readonly #options: ResolvedOptions;
+  /** The dial's checked headers and subprotocols, from checkDial to open. */
+  #request: { headers: Record<string, string | string[]>; protocols: string[] } | undefined;
+
+  /** Options are checked here; a bad one throws InvalidOptionError naming it. */
+  constructor(options: NativeAdapterOptions = {}) {
+    const resolved = resolveOptions(options);
+    // The handshake enforces handshakeTimeout itself (it owns the sockets to tear down).
+    super({ handshakeTimeout: undefined, pingFrames: true });
+    this.#options = resolved;
+  }
+
+  protected override checkDial(_url: URL, options: DialOptions): void {
+    this.#request = { headers: validateHeaders(options.headers), protocols: validateProtocols(options.protocols) };
+  }
+
+  protected async open(url: URL, _options: DialOptions, signal: AbortSignal): Promise<OpenedConnection<NativeLink>> {
+    const { headers, protocols } = this.#request!;
+    this.#request = undefined;
+    const result = await handshake({ url, headers, protocols, signal, options: this.#options });
+    const connection = new NativeConnection(result.socket, result.head, result.deflate, this.#options, result.input);
+    return { connection: new NativeLink(connection), response: result.response };
   }
 }
 

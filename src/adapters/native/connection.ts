@@ -4,6 +4,8 @@
  * handshake of RFC 6455 section 7.
  */
 import type { Socket } from 'node:net';
+import { waitClosed } from '../core/close-wait.js';
+import { PingRegistry } from '../core/ping-registry.js';
 import { ConnectionClosedError, WebSocketCloseError, type WsEngineError } from '../errors.js';
 import { MAX_PENDING_PONGS, PingFloodError } from '../flood-error.js';
 import { ReadQueue } from '../read-queue.js';
@@ -15,12 +17,6 @@ import type { ResolvedOptions } from './options.js';
 import { PerMessageDeflate, type DeflateParams } from './permessage-deflate.js';
 import { Sender } from './sender.js';
 import type { SocketInput } from './socket-input.js';
-
-interface PendingPing {
-  readonly payload: Buffer;
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
-}
 
 /**
  * - `open`: messages flow both ways.
@@ -45,8 +41,7 @@ export class NativeConnection {
   readonly #deflate: PerMessageDeflate | undefined;
   readonly #closeTimeout: number;
   #state: State = 'open';
-  #pings: PendingPing[] = [];
-  #pingCounter = 0;
+  readonly #pings = new PingRegistry();
   #closeSent = false;
   #closeTimer: NodeJS.Timeout | undefined;
   readonly #socketClosed: Promise<void>;
@@ -166,30 +161,10 @@ export class NativeConnection {
   ping(signal: AbortSignal | undefined): Promise<void> {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     if (this.#state !== 'open') return Promise.reject(new ConnectionClosedError('ping() was called on a connection that is not open'));
-    const payload = Buffer.allocUnsafe(4);
-    payload.writeUInt32BE(this.#pingCounter++ >>> 0, 0);
-    return new Promise<void>((resolve, reject) => {
-      let onAbort: (() => void) | undefined;
-      const ping: PendingPing = {
-        payload,
-        resolve: () => {
-          if (onAbort) signal!.removeEventListener('abort', onAbort);
-          resolve();
-        },
-        reject: (error) => {
-          if (onAbort) signal!.removeEventListener('abort', onAbort);
-          reject(error);
-        },
-      };
-      if (signal) {
-        onAbort = () => {
-          const index = this.#pings.indexOf(ping);
-          if (index >= 0) this.#pings.splice(index, 1);
-          reject(abortReason(signal));
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-      }
-      this.#pings.push(ping);
+    return this.#pings.add(signal, (id) => {
+      // The payload is the ping's id, which the pong echoes (section 5.5.3).
+      const payload = Buffer.allocUnsafe(4);
+      payload.writeUInt32BE(id >>> 0, 0);
       this.#sender.sendControl(Opcode.Ping, payload);
     });
   }
@@ -209,29 +184,15 @@ export class NativeConnection {
     this.#failPending(new ConnectionClosedError('The connection was closed'));
     this.#sendClose(code, reason);
     this.#armCloseTimer();
-    if (!signal) return this.#socketClosed;
-    const stopWaiting = (): void => {
+    if (await waitClosed(this.#socketClosed, this.#closeTimeout, signal)) return;
+    if (signal?.aborted) {
       // Do not wait for the server's answer: the close frame is on its way, end TCP after it.
       if (this.#localClose) this.queue.fail(this.#localClose, true);
       this.socket.end();
-    };
-    if (signal.aborted) {
-      stopWaiting();
       return;
     }
-    let onAbort: (() => void) | undefined;
-    try {
-      await new Promise<void>((resolve) => {
-        onAbort = () => {
-          stopWaiting();
-          resolve();
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        this.#socketClosed.then(resolve);
-      });
-    } finally {
-      if (onAbort) signal.removeEventListener('abort', onAbort);
-    }
+    // Timed out: the close timer destroys the socket; 'close' follows.
+    await this.#socketClosed;
   }
 
   /** Drop the connection at once (a new dial replaces it): close frame if possible, then end TCP. */
@@ -274,9 +235,7 @@ export class NativeConnection {
   #onPong(payload: Buffer): void {
     // Section 5.5.3: a pong may answer only the latest ping, so it settles that one and every
     // ping sent before it. An unsolicited pong matches nothing and is ignored.
-    const index = this.#pings.findIndex((ping) => ping.payload.equals(payload));
-    if (index < 0) return;
-    for (const ping of this.#pings.splice(0, index + 1)) ping.resolve();
+    if (payload.length === 4) this.#pings.answer(payload.readUInt32BE(0));
   }
 
   #onClose(code: number, reason: string): void {
@@ -373,6 +332,6 @@ export class NativeConnection {
 
   #failPending(error: ConnectionClosedError): void {
     this.#sender.fail(error);
-    for (const ping of this.#pings.splice(0)) ping.reject(error);
+    this.#pings.fail(error);
   }
 }

@@ -10,6 +10,7 @@ import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { HandshakeError, InvalidArgumentError, TimeoutError } from '../errors.js';
+import { RefusalBody } from '../core/refusal-body.js';
 import { abortReason } from '../signals.js';
 import type { HandshakeResponse, HeaderInit } from '../types.js';
 import type { ResolvedOptions } from './options.js';
@@ -19,8 +20,6 @@ import { SocketInput } from './socket-input.js';
 
 /** Section 1.3: the GUID appended to the key to compute Sec-WebSocket-Accept. */
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
-/** At most this much of a refusal's body is kept for HandshakeError.body. */
-const MAX_BODY = 4096;
 
 /** RFC 7230 section 3.2.6: a header name or subprotocol is a token. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -267,22 +266,19 @@ function attempt(request: HandshakeRequest): Promise<HandshakeResult | Redirect>
           return;
         }
         // Section 4.1: anything but 101 means the server refused; keep a little of the body.
-        const chunks: Buffer[] = [];
-        let kept = 0;
+        const body = new RefusalBody();
         const finish = (): void => {
+          const text = body.text();
           fail(
             new HandshakeError(`The server refused the WebSocket upgrade of ${url.href} with HTTP ${status}`, {
               status,
               headers: responseHeaders,
-              body: Buffer.concat(chunks).toString('utf8'),
+              ...(text === undefined ? {} : { body: text }),
             }),
           );
         };
         res.on('data', (chunk: Buffer) => {
-          if (kept >= MAX_BODY) return;
-          chunks.push(chunk.subarray(0, MAX_BODY - kept));
-          kept += Math.min(chunk.length, MAX_BODY - kept);
-          if (kept >= MAX_BODY) finish();
+          if (body.push(chunk)) finish();
         });
         res.on('end', finish);
         res.on('error', finish);

@@ -2,7 +2,7 @@
  * Options of the native adapter, each documented once with its default, and validated at
  * construction with a message that names the option.
  */
-import { InvalidArgumentError } from '../errors.js';
+import { ADAPTER_DEFAULTS, OptionReader, readNodeOptions, type NodeAdapterOptions, type TlsOptions } from '../options.js';
 
 /** permessage-deflate (RFC 7692) settings. */
 export interface PerMessageDeflateOptions {
@@ -26,50 +26,36 @@ export interface PerMessageDeflateOptions {
   readonly level?: number;
 }
 
-/** TLS settings for `wss:` (verification is on by default). */
-export interface NativeTlsOptions {
-  /** Trusted CA certificates (PEM), replacing Node's default list. Default: Node's list. */
-  readonly ca?: string | Buffer | ReadonlyArray<string | Buffer>;
-  /** Client certificate chain (PEM), for servers that ask for one. Default none. */
-  readonly cert?: string | Buffer;
-  /** Private key of the client certificate (PEM). Default none. */
-  readonly key?: string | Buffer;
-  /** Server name for SNI and certificate checks. Default: the URL's host name. */
-  readonly servername?: string;
-  /** Verify the server certificate. Default true; turning it off makes wss: no safer than ws:. */
-  readonly rejectUnauthorized?: boolean;
-}
+/** TLS settings for `wss:`: the shared {@link TlsOptions}. */
+export type NativeTlsOptions = TlsOptions;
 
-export interface NativeAdapterOptions {
+/**
+ * Options of the native adapter: the options every Node adapter shares (`handshakeTimeout`,
+ * `closeTimeout`, `readQueue`, `maxPayload`, `tls`, `followRedirects`, `maxRedirects`; see
+ * {@link NodeAdapterOptions} for their defaults) and those below.
+ */
+export interface NativeAdapterOptions extends NodeAdapterOptions {
   /** Largest frame payload accepted from the server, in bytes; a larger frame fails the connection with 1009. Default 64 MiB. */
   readonly maxFrameSize?: number;
-  /**
-   * Largest message accepted from the server, in bytes, after joining fragments and after
-   * decompression; a larger one fails the connection with 1009. Default 64 MiB.
-   */
-  readonly maxMessageSize?: number;
   /** Split outgoing messages into frames of at most this many payload bytes; 0 never splits. Default 0. */
   readonly fragmentSize?: number;
-  /** The opening handshake must complete within this many ms, else dial rejects with TimeoutError. Default 30000. */
-  readonly handshakeTimeout?: number;
-  /** How long to wait for the server's close frame and TCP close after ours, in ms. Default 5000. */
-  readonly closeTimeout?: number;
-  /** Follow HTTP redirects during the opening handshake. Default false. */
-  readonly followRedirects?: boolean;
-  /** The most redirects followed when `followRedirects` is on. Default 5. */
-  readonly maxRedirects?: number;
   /** Offer permessage-deflate: `true` for the defaults, or its settings. Default false (off). */
   readonly perMessageDeflate?: boolean | PerMessageDeflateOptions;
-  /** TLS settings for wss:. Default: verify against Node's CA list. */
-  readonly tls?: NativeTlsOptions;
   /** An HTTP(S) proxy URL (`http://user:pass@host:port`); the handshake tunnels through it with CONNECT. Default none. */
   readonly proxy?: string;
   /** Take the proxy from HTTPS_PROXY (wss:) / HTTP_PROXY (ws:) / ALL_PROXY, honouring NO_PROXY, when `proxy` is not set. Default false. */
   readonly proxyFromEnv?: boolean;
-  /** Pause reading from the socket when this many messages wait unread. Default 4096. */
-  readonly readHighWaterMessages?: number;
-  /** Pause reading from the socket when this many payload bytes wait unread. Default 8 MiB. */
-  readonly readHighWaterBytes?: number;
+}
+
+type NodeTlsValue = string | Buffer | Array<string | Buffer>;
+
+/** The TLS options as `tls.connect` takes them. */
+export interface ResolvedTlsOptions {
+  readonly ca?: NodeTlsValue;
+  readonly cert?: NodeTlsValue;
+  readonly key?: NodeTlsValue;
+  readonly servername?: string;
+  readonly rejectUnauthorized?: boolean;
 }
 
 export interface ResolvedDeflateOptions {
@@ -81,8 +67,10 @@ export interface ResolvedDeflateOptions {
   readonly level: number;
 }
 
+/** The resolved options, under the names the connection and the handshake read. */
 export interface ResolvedOptions {
   readonly maxFrameSize: number;
+  /** The public `maxPayload`: the largest message. */
   readonly maxMessageSize: number;
   readonly fragmentSize: number;
   readonly handshakeTimeout: number;
@@ -90,90 +78,70 @@ export interface ResolvedOptions {
   readonly followRedirects: boolean;
   readonly maxRedirects: number;
   readonly perMessageDeflate: ResolvedDeflateOptions | undefined;
-  readonly tls: NativeTlsOptions;
+  readonly tls: ResolvedTlsOptions;
   readonly proxy: string | undefined;
   readonly proxyFromEnv: boolean;
+  /** The public `readQueue.messages`. */
   readonly readHighWaterMessages: number;
+  /** The public `readQueue.bytes`. */
   readonly readHighWaterBytes: number;
 }
 
-const MiB = 1024 * 1024;
-
-function integer(name: string, value: unknown, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(`Invalid option ${name}: expected an integer from ${min} to ${max}, got ${String(value)}`);
-  }
-  return value;
-}
-
-function boolean(name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') {
-    throw new InvalidArgumentError(`Invalid option ${name}: expected a boolean, got ${typeof value}`);
-  }
-  return value;
-}
-
-function resolveDeflate(value: unknown): ResolvedDeflateOptions | undefined {
+function resolveDeflate(reader: OptionReader): ResolvedDeflateOptions | undefined {
+  const value = reader.raw('perMessageDeflate');
   if (value === undefined || value === false) return undefined;
-  const given: PerMessageDeflateOptions = value === true ? {} : (value as PerMessageDeflateOptions);
-  if (typeof given !== 'object' || given === null) {
-    throw new InvalidArgumentError('Invalid option perMessageDeflate: expected a boolean or an options object');
+  if (value !== true && (typeof value !== 'object' || value === null)) {
+    reader.fail('perMessageDeflate', 'expected a boolean or an options object');
   }
-  const clientMaxWindowBits = given.clientMaxWindowBits ?? true;
-  if (typeof clientMaxWindowBits !== 'boolean') {
-    integer('perMessageDeflate.clientMaxWindowBits', clientMaxWindowBits, 15, 8, 15);
-  }
-  return {
-    threshold: integer('perMessageDeflate.threshold', given.threshold, 1024, 0),
-    serverNoContextTakeover: boolean('perMessageDeflate.serverNoContextTakeover', given.serverNoContextTakeover, false),
-    clientNoContextTakeover: boolean('perMessageDeflate.clientNoContextTakeover', given.clientNoContextTakeover, false),
+  const given = value === true ? new OptionReader({}, 'perMessageDeflate', 'perMessageDeflate.') : reader.object('perMessageDeflate');
+  const windowBits = given.raw('clientMaxWindowBits');
+  const clientMaxWindowBits =
+    windowBits === undefined || typeof windowBits === 'boolean' ? (windowBits ?? true) : given.integer('clientMaxWindowBits', 15, 8, 15);
+  const resolved: ResolvedDeflateOptions = {
+    threshold: given.integer('threshold', 1024, 0),
+    serverNoContextTakeover: given.boolean('serverNoContextTakeover', false),
+    clientNoContextTakeover: given.boolean('clientNoContextTakeover', false),
     serverMaxWindowBits:
-      given.serverMaxWindowBits === undefined
-        ? undefined
-        : integer('perMessageDeflate.serverMaxWindowBits', given.serverMaxWindowBits, 15, 8, 15),
+      given.raw('serverMaxWindowBits') === undefined ? undefined : given.integer('serverMaxWindowBits', 15, 8, 15),
     clientMaxWindowBits,
-    level: integer('perMessageDeflate.level', given.level, 1, 0, 9),
+    level: given.integer('level', 1, 0, 9),
   };
+  given.done();
+  return resolved;
 }
 
-function proxyOption(value: unknown): string | undefined {
+function proxyOption(reader: OptionReader): string | undefined {
+  const value = reader.string('proxy');
   if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw new InvalidArgumentError('Invalid option proxy: expected a URL string');
   try {
     const url = new URL(value.includes('://') ? value : `http://${value}`);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
   } catch {
-    throw new InvalidArgumentError(`Invalid option proxy: expected an http: or https: URL, got ${JSON.stringify(value)}`);
+    reader.fail('proxy', `expected an http: or https: URL, got ${JSON.stringify(value)}`);
   }
   return value;
 }
 
-/** Validate options and fill in defaults; throws InvalidArgumentError naming the bad option. */
+/** Validate options and fill in defaults; throws InvalidOptionError naming the bad option. */
 export function resolveOptions(options: NativeAdapterOptions = {}): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidArgumentError('Invalid native adapter options: expected an object');
-  }
-  const tls = options.tls ?? {};
-  if (typeof tls !== 'object' || tls === null) throw new InvalidArgumentError('Invalid option tls: expected an object');
-  boolean('tls.rejectUnauthorized', tls.rejectUnauthorized, true);
-  if (tls.servername !== undefined && typeof tls.servername !== 'string') {
-    throw new InvalidArgumentError('Invalid option tls.servername: expected a string');
-  }
-  return {
-    maxFrameSize: integer('maxFrameSize', options.maxFrameSize, 64 * MiB, 1, 2 ** 53 - 1),
-    maxMessageSize: integer('maxMessageSize', options.maxMessageSize, 64 * MiB, 1, 2 ** 53 - 1),
-    fragmentSize: integer('fragmentSize', options.fragmentSize, 0, 0),
-    handshakeTimeout: integer('handshakeTimeout', options.handshakeTimeout, 30_000, 1, 2 ** 31 - 1),
-    closeTimeout: integer('closeTimeout', options.closeTimeout, 5_000, 1, 2 ** 31 - 1),
-    followRedirects: boolean('followRedirects', options.followRedirects, false),
-    maxRedirects: integer('maxRedirects', options.maxRedirects, 5, 0, 100),
-    perMessageDeflate: resolveDeflate(options.perMessageDeflate),
-    tls,
-    proxy: proxyOption(options.proxy),
-    proxyFromEnv: boolean('proxyFromEnv', options.proxyFromEnv, false),
-    readHighWaterMessages: integer('readHighWaterMessages', options.readHighWaterMessages, 4096, 1),
-    readHighWaterBytes: integer('readHighWaterBytes', options.readHighWaterBytes, 8 * MiB, 1),
+  const reader = new OptionReader(options, 'native adapter options');
+  const shared = readNodeOptions(reader);
+  const resolved: ResolvedOptions = {
+    maxFrameSize: reader.integer('maxFrameSize', ADAPTER_DEFAULTS.maxFrameSize, 1),
+    maxMessageSize: shared.maxPayload,
+    fragmentSize: reader.integer('fragmentSize', 0, 0),
+    handshakeTimeout: shared.handshakeTimeout,
+    closeTimeout: shared.closeTimeout,
+    followRedirects: shared.followRedirects,
+    maxRedirects: shared.maxRedirects,
+    perMessageDeflate: resolveDeflate(reader),
+    // Strings and Buffers (Uint8Arrays) as checked; tls.connect takes both.
+    tls: shared.tls as ResolvedTlsOptions,
+    proxy: proxyOption(reader),
+    proxyFromEnv: reader.boolean('proxyFromEnv', false),
+    readHighWaterMessages: shared.readQueue.messages,
+    readHighWaterBytes: shared.readQueue.bytes,
   };
+  reader.done();
+  return resolved;
 }

@@ -7,17 +7,14 @@
  * small messages costs one system call instead of one each.
  */
 import type { Socket } from 'node:net';
-import { abortReason } from '../signals.js';
+import { WriteQueue, type QueuedWrite } from '../core/write-queue.js';
 import { encodeFrame, encodeMessage, encodeTextFrame } from './frame-writer.js';
 import type { PerMessageDeflate } from './permessage-deflate.js';
 
-interface Job {
+/** A message waiting in the core's write queue (one object per queued message, as before). */
+interface Job extends QueuedWrite {
   readonly opcode: 1 | 2;
   readonly data: string | Uint8Array;
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
-  readonly signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
 }
 
 const RESOLVED = Promise.resolve();
@@ -26,7 +23,7 @@ export class Sender {
   readonly #socket: Socket;
   readonly #fragmentSize: number;
   readonly #deflate: PerMessageDeflate | undefined;
-  readonly #queue: Job[] = [];
+  readonly #queue = new WriteQueue<Job>();
   /** A compression or a wait for 'drain' is in progress: new messages queue behind it. */
   #busy = false;
   #drainWaiter: { resolve: () => void; reject: (error: unknown) => void } | undefined;
@@ -60,17 +57,8 @@ export class Sender {
       return this.#socket.writableNeedDrain ? this.#waitDrain() : RESOLVED;
     }
     return new Promise<void>((resolve, reject) => {
-      const job: Job = { opcode, data, resolve, reject, signal, onAbort: undefined };
-      if (signal) {
-        // Aborted while queued: the message is never sent.
-        job.onAbort = () => {
-          const index = this.#queue.indexOf(job);
-          if (index >= 0) this.#queue.splice(index, 1);
-          reject(abortReason(signal));
-        };
-        signal.addEventListener('abort', job.onAbort, { once: true });
-      }
-      this.#queue.push(job);
+      // Aborted while queued, the message leaves the queue and is never sent.
+      this.#queue.push({ opcode, data, resolve, reject, signal, onAbort: undefined });
       this.#pump();
     });
   }
@@ -95,10 +83,7 @@ export class Sender {
     const waiter = this.#drainWaiter;
     this.#drainWaiter = undefined;
     waiter?.reject(error);
-    for (const job of this.#queue.splice(0)) {
-      if (job.signal && job.onAbort) job.signal.removeEventListener('abort', job.onAbort);
-      job.reject(error);
-    }
+    this.#queue.fail(error);
   }
 
   #compresses(data: string | Uint8Array): boolean {
@@ -118,7 +103,6 @@ export class Sender {
   #pump(): void {
     while (!this.#busy && this.#error === undefined && this.#queue.length > 0) {
       const job = this.#queue.shift()!;
-      if (job.signal && job.onAbort) job.signal.removeEventListener('abort', job.onAbort);
       if (this.#compresses(job.data)) {
         this.#busy = true;
         const bytes = typeof job.data === 'string' ? Buffer.from(job.data) : job.data;

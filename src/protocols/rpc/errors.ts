@@ -32,3 +32,43 @@ export class RequestOutcomeUnknownError extends WsEngineError {
     super('ERR_REQUEST_OUTCOME_UNKNOWN', message, options);
   }
 }
+
+/**
+ * More requests waited for a free slot than `maxQueued` allows (`maxInFlight` were already in
+ * flight): this one was refused and not sent.
+ */
+export class RequestQueueFullError extends WsEngineError {
+  readonly queued: number;
+  constructor(queued: number) {
+    super('ERR_REQUEST_QUEUE_FULL', `${queued} requests already wait for a slot; this one was not sent`);
+    this.queued = queued;
+  }
+}
+
+/**
+ * The server answered with an error that is not an `Error` already (the codec returned a plain
+ * value): `error` is that value, as decoded.
+ */
+export class ReplyError extends WsEngineError {
+  readonly error: unknown;
+  constructor(error: unknown) {
+    super('ERR_REPLY_ERROR', `The server answered with an error: ${describe(error)}`);
+    this.error = error;
+  }
+}
+
+/** The requester was closed (`close()`): the request was refused or abandoned. */
+export class RequesterClosedError extends WsEngineError {
+  constructor(message = 'The requester is closed') {
+    super('ERR_REQUESTER_CLOSED', message);
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return value;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

@@ -28,7 +28,7 @@ describe('failing the connection (RFC 6455 section 7.1.7)', () => {
     ['a masked server frame', serverFrame(1, 'x', { mask: Buffer.from([1, 2, 3, 4]) }), 1002, {}],
     ['a reserved opcode', serverFrame(3, 'x'), 1002, {}],
     ['invalid UTF-8', serverFrame(1, Buffer.from([0xc3, 0x28])), 1007, {}],
-    ['a message over maxMessageSize', serverFrame(2, Buffer.alloc(200)), 1009, { maxMessageSize: 100 }],
+    ['a message over maxPayload', serverFrame(2, Buffer.alloc(200)), 1009, { maxPayload: 100 }],
   ] as const) {
     it(`sends close ${code} on ${why}, reports it to read, and ends TCP`, async () => {
       const connection = await open(options);
@@ -168,7 +168,7 @@ describe('writing', () => {
   });
 
   it('pauses the socket when unread messages reach the high-water mark, and resumes as they are read', async () => {
-    const connection = await open({ readHighWaterMessages: 8 });
+    const connection = await open({ readQueue: { messages: 8 } });
     const socket = adapter!.underlying() as Socket;
     const paused = once(socket, 'pause');
     for (let i = 0; i < 40; i++) connection.send(serverFrame(1, `m${i}`));
@@ -208,7 +208,7 @@ describe('permessage-deflate on the wire (RFC 7692)', () => {
   });
 
   it('fails a decompression bomb with close 1009 instead of inflating it', async () => {
-    const connection = await openDeflate({ perMessageDeflate: true, maxMessageSize: 1024 * 1024 });
+    const connection = await openDeflate({ perMessageDeflate: true, maxPayload: 1024 * 1024 });
     const { deflateRawSync } = await import('node:zlib');
     const bomb = deflateRawSync(Buffer.alloc(64 * 1024 * 1024), { finishFlush: 2 });
     connection.send(serverFrame(2, bomb.subarray(0, bomb.length - 4), { rsv: 4 }));

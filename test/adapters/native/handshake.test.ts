@@ -287,7 +287,7 @@ describe('HTTP proxies (CONNECT tunnels)', () => {
 });
 
 describe('close() during a dial', () => {
-  it('cancels the dial: both reject with ConnectionClosedError, and the adapter can dial again', async () => {
+  it('cancels the dial: close() resolves, the dial rejects with ConnectionClosedError, and the adapter can dial again', async () => {
     let requested!: () => void;
     const seen = new Promise<void>((resolve) => (requested = resolve));
     let answer = false;
@@ -298,7 +298,7 @@ describe('close() during a dial', () => {
     adapter = createNativeAdapter();
     const dialled = adapter.dial(server.url);
     await seen;
-    expect(await rejection(adapter.close())).toBeInstanceOf(ConnectionClosedError);
+    await adapter.close();
     expect(await rejection(dialled)).toBeInstanceOf(ConnectionClosedError);
     answer = true;
     await Promise.all([adapter.dial(server.url), server.accept()]);

@@ -1,0 +1,28 @@
+/**
+ * The wait at the end of a local close: for the closing handshake to finish (RFC 6455 section
+ * 7.1.1, the server closes the TCP connection first), at most `timeout` ms, or until the
+ * caller's signal aborts. The signal only cuts the wait short; the close happened either way.
+ */
+
+/** Resolves `true` when `closed` settled first, `false` when the timeout or the signal won. */
+export function waitClosed(closed: Promise<void>, timeout: number, signal?: AbortSignal): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
+  return new Promise<boolean>((resolve) => {
+    let onAbort: (() => void) | undefined;
+    const finish = (done: boolean): void => {
+      clearTimeout(timer);
+      if (onAbort) signal!.removeEventListener('abort', onAbort);
+      resolve(done);
+    };
+    // Looked up at call time, so test suites' fake timers control it.
+    const timer = setTimeout(() => finish(false), timeout);
+    if (signal) {
+      onAbort = () => finish(false);
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    closed.then(
+      () => finish(true),
+      () => finish(true),
+    );
+  });
+}

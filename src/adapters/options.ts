@@ -1,0 +1,248 @@
+/**
+ * The options every adapter shares, with one name and one default each, and the one validator
+ * that checks them (and each adapter's own options) when the adapter is created.
+ *
+ * A bad value, or a key that is not an option (misspelt, or a name from an older release),
+ * throws {@link InvalidOptionError} naming the option by its path (`readQueue.messages`); an
+ * options argument that is not an object throws `InvalidArgumentError`.
+ * Browser-safe: nothing here needs Node.
+ */
+import { InvalidArgumentError, InvalidOptionError } from './errors.js';
+
+const MiB = 1024 * 1024;
+
+/** Bounds of an adapter's inbound queue: messages that arrived but were not read yet. */
+export interface ReadQueueLimits {
+  /** Unread messages at which the adapter pushes back (pauses the transport). Default 4096. */
+  readonly messages?: number;
+  /** Unread payload bytes (UTF-16 units for text) at which it pushes back. Default 8 MiB. */
+  readonly bytes?: number;
+}
+
+/** TLS material and checks for `wss:` (Node adapters). */
+export interface TlsOptions {
+  /** Trusted CA certificates (PEM), replacing Node's bundled roots. Default: Node's roots. */
+  readonly ca?: string | Uint8Array | ReadonlyArray<string | Uint8Array>;
+  /** Client certificate chain (PEM), for servers that ask for one (mutual TLS). Default none. */
+  readonly cert?: string | Uint8Array | ReadonlyArray<string | Uint8Array>;
+  /** Private key of the client certificate (PEM). Default none. */
+  readonly key?: string | Uint8Array | ReadonlyArray<string | Uint8Array>;
+  /** Verify the server's certificate. Default true; turn it off only in tests. */
+  readonly rejectUnauthorized?: boolean;
+  /** Server name for SNI and the certificate check. Default: the URL's host name. */
+  readonly servername?: string;
+}
+
+/** Options every adapter takes. */
+export interface CommonAdapterOptions {
+  /**
+   * Milliseconds the whole opening handshake may take (TCP connect, TLS, HTTP upgrade); then
+   * `dial` rejects with `TimeoutError` and the attempt is torn down. Default 30000.
+   */
+  readonly handshakeTimeout?: number;
+  /**
+   * Milliseconds `close` waits for the server's close frame (and the end of the connection)
+   * after sending ours, before it gives up waiting (RFC 6455 section 7.1.1). Default 5000.
+   */
+  readonly closeTimeout?: number;
+  /** Bounds of the inbound queue. Defaults: 4096 messages, 8 MiB. */
+  readonly readQueue?: ReadQueueLimits;
+}
+
+/** Options the Node adapters (ws, native) share on top of {@link CommonAdapterOptions}. */
+export interface NodeAdapterOptions extends CommonAdapterOptions {
+  /**
+   * Largest message accepted from the server, in bytes, after joining fragments (and after
+   * decompression); a bigger one fails the connection with 1009. Default 64 MiB.
+   */
+  readonly maxPayload?: number;
+  /** TLS settings for `wss:`. Default: verify against Node's roots. */
+  readonly tls?: TlsOptions;
+  /** Follow HTTP redirects during the opening handshake. Default false. */
+  readonly followRedirects?: boolean;
+  /** The most redirects followed when `followRedirects` is on. Default 10. */
+  readonly maxRedirects?: number;
+}
+
+/** The shared defaults, in one place. */
+export const ADAPTER_DEFAULTS = {
+  handshakeTimeout: 30_000,
+  closeTimeout: 5_000,
+  readQueue: { messages: 4096, bytes: 8 * MiB },
+  maxPayload: 64 * MiB,
+  maxFrameSize: 64 * MiB,
+  followRedirects: false,
+  maxRedirects: 10,
+} as const;
+
+/** Old option names and what replaced them, so that an upgrade fails with a useful message. */
+const RENAMED: Readonly<Record<string, string>> = {
+  highWaterMessages: 'readQueue.messages',
+  highWaterBytes: 'readQueue.bytes',
+  'readQueue.highWaterMessages': 'readQueue.messages',
+  'readQueue.highWaterBytes': 'readQueue.bytes',
+  readHighWaterMessages: 'readQueue.messages',
+  readHighWaterBytes: 'readQueue.bytes',
+  maxMessageSize: 'maxPayload',
+  ca: 'tls.ca',
+  cert: 'tls.cert',
+  key: 'tls.key',
+  rejectUnauthorized: 'tls.rejectUnauthorized',
+  servername: 'tls.servername',
+};
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
+  if (Array.isArray(value)) return 'an array';
+  return typeof value;
+}
+
+/**
+ * Reads one options object: each getter checks one option and returns its value or default;
+ * {@link done} then refuses every key nobody read. Nested objects get a reader of their own.
+ */
+export class OptionReader {
+  private readonly values: Readonly<Record<string, unknown>>;
+  private readonly prefix: string;
+  private readonly read = new Set<string>();
+
+  /** `what` names the options object in messages ("ws adapter options"). */
+  constructor(options: unknown, what: string, prefix = '') {
+    if (options === undefined) options = {};
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+      const expected = `expected an object, got ${describe(options)}`;
+      if (prefix) throw new InvalidOptionError(prefix.slice(0, -1), expected);
+      throw new InvalidArgumentError(`Invalid ${what}: ${expected}`);
+    }
+    this.values = options as Record<string, unknown>;
+    this.prefix = prefix;
+  }
+
+  /** The raw value of `name`, marked as read. */
+  raw(name: string): unknown {
+    this.read.add(name);
+    return this.values[name];
+  }
+
+  /** Throw {@link InvalidOptionError} for option `name`. */
+  fail(name: string, message: string): never {
+    throw new InvalidOptionError(this.prefix + name, message);
+  }
+
+  /** An integer in [min, max]. */
+  integer(name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+      this.fail(name, `expected an integer ${range}, got ${describe(value)}`);
+    }
+    return value;
+  }
+
+  /** A duration in ms: an integer from `min` to 2^31 - 1 (the largest delay a timer takes). */
+  milliseconds(name: string, fallback: number, min = 0): number {
+    return this.integer(name, fallback, min, 2 ** 31 - 1);
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (typeof value !== 'boolean') this.fail(name, `expected a boolean, got ${describe(value)}`);
+    return value;
+  }
+
+  string(name: string): string | undefined {
+    const value = this.raw(name);
+    if (value !== undefined && typeof value !== 'string') this.fail(name, `expected a string, got ${describe(value)}`);
+    return value;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (!allowed.includes(value as T)) {
+      this.fail(name, `expected ${allowed.map((a) => JSON.stringify(a)).join(' or ')}, got ${describe(value)}`);
+    }
+    return value as T;
+  }
+
+  /** A reader for the nested options object `name` (an absent one reads as `{}`). */
+  object(name: string): OptionReader {
+    return new OptionReader(this.raw(name), name, `${this.prefix}${name}.`);
+  }
+
+  /** Refuse the keys nobody read: misspelt options, or names an older release used. */
+  done(): void {
+    for (const key of Object.keys(this.values)) {
+      if (this.read.has(key) || this.values[key] === undefined) continue;
+      const path = this.prefix + key;
+      const renamed = RENAMED[path];
+      throw new InvalidOptionError(path, renamed ? `renamed to ${renamed}` : 'not an option of this adapter');
+    }
+  }
+}
+
+/** The shared options, resolved. */
+export interface ResolvedCommonOptions {
+  readonly handshakeTimeout: number;
+  readonly closeTimeout: number;
+  readonly readQueue: { readonly messages: number; readonly bytes: number };
+}
+
+/** Read `handshakeTimeout`, `closeTimeout` and `readQueue` (a nested reader may add its own keys first). */
+export function readCommonOptions(reader: OptionReader, queue: OptionReader = reader.object('readQueue')): ResolvedCommonOptions {
+  const readQueue = {
+    messages: queue.integer('messages', ADAPTER_DEFAULTS.readQueue.messages, 1),
+    bytes: queue.integer('bytes', ADAPTER_DEFAULTS.readQueue.bytes, 1),
+  };
+  queue.done();
+  return {
+    handshakeTimeout: reader.milliseconds('handshakeTimeout', ADAPTER_DEFAULTS.handshakeTimeout, 1),
+    closeTimeout: reader.milliseconds('closeTimeout', ADAPTER_DEFAULTS.closeTimeout, 0),
+    readQueue,
+  };
+}
+
+type TlsValue = string | Uint8Array | ReadonlyArray<string | Uint8Array>;
+
+function tlsValue(reader: OptionReader, name: string): TlsValue | undefined {
+  const value = reader.raw(name);
+  if (value === undefined) return undefined;
+  const ok = (v: unknown): boolean => typeof v === 'string' || v instanceof Uint8Array;
+  if (ok(value) || (Array.isArray(value) && value.every(ok))) return value as TlsValue;
+  return reader.fail(name, `expected a PEM string, a Buffer, or an array of them, got ${describe(value)}`);
+}
+
+/** The Node adapters' shared options, resolved. `tls` holds only what was given. */
+export interface ResolvedNodeOptions extends ResolvedCommonOptions {
+  readonly maxPayload: number;
+  readonly tls: TlsOptions;
+  readonly followRedirects: boolean;
+  readonly maxRedirects: number;
+}
+
+/** Read the common options plus `maxPayload`, `tls`, `followRedirects` and `maxRedirects`. */
+export function readNodeOptions(reader: OptionReader): ResolvedNodeOptions {
+  const common = readCommonOptions(reader);
+  const tlsReader = reader.object('tls');
+  const tls: { -readonly [K in keyof TlsOptions]: TlsOptions[K] } = {};
+  const ca = tlsValue(tlsReader, 'ca');
+  const cert = tlsValue(tlsReader, 'cert');
+  const key = tlsValue(tlsReader, 'key');
+  if (ca !== undefined) tls.ca = ca;
+  if (cert !== undefined) tls.cert = cert;
+  if (key !== undefined) tls.key = key;
+  if (tlsReader.raw('rejectUnauthorized') !== undefined) tls.rejectUnauthorized = tlsReader.boolean('rejectUnauthorized', true);
+  const servername = tlsReader.string('servername');
+  if (servername !== undefined) tls.servername = servername;
+  tlsReader.done();
+  return {
+    ...common,
+    maxPayload: reader.integer('maxPayload', ADAPTER_DEFAULTS.maxPayload, 1),
+    tls,
+    followRedirects: reader.boolean('followRedirects', ADAPTER_DEFAULTS.followRedirects),
+    maxRedirects: reader.integer('maxRedirects', ADAPTER_DEFAULTS.maxRedirects, 0, 100),
+  };
+}
