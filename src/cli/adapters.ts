@@ -3,17 +3,16 @@
  * import, so a build without one of them still runs the others; a missing one is reported as
  * "adapter X is not available in this build".
  */
+import { WsEngineError } from '../adapters/errors.js';
 import type { AdapterFactory } from '../adapters/types.js';
 
 export const ADAPTER_NAMES = ['ws', 'native', 'browser'] as const;
 export type AdapterName = (typeof ADAPTER_NAMES)[number];
 
 /** The adapter is unknown, or its module is not in this build. */
-export class AdapterUnavailableError extends Error {
-  readonly code = 'ERR_ADAPTER_UNAVAILABLE';
+export class AdapterUnavailableError extends WsEngineError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'AdapterUnavailableError';
+    super('ERR_ADAPTER_UNAVAILABLE', message, options);
   }
 }
 

@@ -76,5 +76,4 @@ export class Metrics {
   bytesIn = 0;
   bytesOut = 0;
   lastRttMs: number | undefined = undefined;
-  openedAt = 0;
 }
