@@ -11,6 +11,7 @@
  */
 import type { Socket } from 'node:net';
 import { Agent, buildConnector, WebSocket as UndiciWebSocket } from 'undici';
+import { InvalidArgumentError } from '../adapters/errors.js';
 
 export interface UndiciWebSocketOptions {
   /** ms to wait for the server's close frame after ours before the socket is destroyed. Default 5000. */
@@ -23,7 +24,7 @@ export type BoundedCloseWebSocket = new (url: string, protocols?: string | strin
 export function createUndiciWebSocket(options: UndiciWebSocketOptions = {}): BoundedCloseWebSocket {
   const closeTimeout = options.closeTimeout ?? 5000;
   if (!Number.isInteger(closeTimeout) || closeTimeout < 0) {
-    throw new TypeError(`Invalid option closeTimeout: expected an integer >= 0, got ${String(closeTimeout)}`);
+    throw new InvalidArgumentError(`Invalid option closeTimeout: expected an integer >= 0, got ${String(closeTimeout)}`);
   }
   const connect = buildConnector({});
   return class extends UndiciWebSocket {
