@@ -12,6 +12,7 @@ import { statusCodeName } from '../adapters/status-codes.js';
 import { MessageType, type AdapterFactory } from '../adapters/types.js';
 import { validateClose } from '../adapters/validation.js';
 import { createEngine, type CloseChoice, type Engine, type HookContext } from '../engine/engine.js';
+import { createOutbox } from '../engine/outbox.js';
 import { loadAdapter } from './adapters.js';
 import { describeError, reportFailure } from './command.js';
 import { PlainScreen, TerminalScreen, type BinaryFormat, type ConnectStatus, type Screen, type Writable } from './connect-screen.js';
@@ -121,7 +122,7 @@ export async function connect(run: ConnectRun): Promise<number> {
         : false,
       // A line typed while reconnecting waits for the next connection instead of failing. The
       // bounds leave room for what one read of the input can hold beyond the pause below.
-      outbox: { queue: true, maxMessages: OUTBOX_MESSAGES, maxBytes: OUTBOX_BYTES },
+      outbox: createOutbox({ maxMessages: OUTBOX_MESSAGES, maxBytes: OUTBOX_BYTES }),
       onOpen: (ctx) => {
         openCtx = ctx;
       },
