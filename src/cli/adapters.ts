@@ -36,10 +36,11 @@ const LOADERS: Record<AdapterName, Loader> = {
   native: async () => factoryFrom(await load('../adapters/native/index.js'), 'native', 'createNativeAdapter'),
   browser: async () => {
     const module = await load('../adapters/browser.js');
-    // Node 20 has no global WebSocket: use undici's, the same WHATWG implementation Node 22 ships.
-    const global = (globalThis as { WebSocket?: unknown }).WebSocket;
-    const WebSocket = global ?? ((await load('undici')) as { WebSocket?: unknown }).WebSocket;
-    return factoryFrom(module, 'browser', 'createBrowserAdapter', [{ WebSocket }]);
+    // undici's WebSocket (Node 20 has no global one; Node 22's is undici too), wrapped so that a
+    // close the server never answers (after a half-open period) still ends the TCP connection:
+    // see undici-websocket.ts.
+    const { createUndiciWebSocket } = (await load('./undici-websocket.js')) as typeof import('./undici-websocket.js');
+    return factoryFrom(module, 'browser', 'createBrowserAdapter', [{ WebSocket: createUndiciWebSocket() }]);
   },
 };
 

@@ -16,7 +16,7 @@ import {
   type EngineOptions,
   createOutbox,
 } from '../../src/engine/index.js';
-import { FaultProxy } from '../utils/fault-proxy.js';
+import { FaultProxy } from '../../src/testing/fault-proxy.js';
 
 interface Server {
   readonly wss: WebSocketServer;
