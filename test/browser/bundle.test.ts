@@ -97,7 +97,7 @@ describe('browser bundles', () => {
     // (everything); these hold what is reached so far, so that no change grows the bundles
     // unnoticed (the README says where the remaining bytes go).
     expect(app.gzipped).toBeLessThanOrEqual(14_500);
-    expect(all.gzipped).toBeLessThanOrEqual(16_700);
+    expect(all.gzipped).toBeLessThanOrEqual(16_800);
     // The engine's share of the app (the adapter has its own), and every export of the engine.
     expect(app.gzipped - adapter.gzipped).toBeLessThanOrEqual(8_500);
     expect(engineAll.gzipped).toBeLessThanOrEqual(12_300);
