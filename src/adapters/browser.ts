@@ -29,7 +29,7 @@ import {
   UnsupportedOperationError,
   WebSocketCloseError,
 } from './errors.js';
-import { OptionReader, readCommonOptions, type CommonAdapterOptions, type ResolvedCommonOptions, type ReadQueueLimits } from './options.js';
+import { expectOption, OptionReader, readCommonOptions, type CommonAdapterOptions, type ResolvedCommonOptions, type ReadQueueLimits } from './options.js';
 import { ReadQueue } from './read-queue.js';
 import { raceSignal } from './signals.js';
 import { MessageType, type DialOptions, type HandshakeResponse, type Message } from './types.js';
@@ -110,16 +110,10 @@ function resolveOptions(options: BrowserAdapterOptions): ResolvedOptions {
   const WebSocketCtor =
     (reader.raw('WebSocket') as WhatwgWebSocketConstructor | undefined) ??
     (globalThis as { WebSocket?: WhatwgWebSocketConstructor }).WebSocket;
-  if (typeof WebSocketCtor !== 'function') {
-    reader.fail(
-      'WebSocket',
-      'expected a WHATWG WebSocket constructor; none was given and globalThis.WebSocket is undefined',
-    );
-  }
+  // Absent, and globalThis.WebSocket is undefined too (Node 20): "got undefined".
+  expectOption(typeof WebSocketCtor === 'function', 'WebSocket', 'a WHATWG WebSocket constructor', WebSocketCtor);
   const mapping = reader.raw('closeCodeMapping') ?? 'offset';
-  if (typeof mapping !== 'function' && mapping !== 'offset' && mapping !== 'normal') {
-    reader.fail('closeCodeMapping', `expected 'offset', 'normal' or a function, got ${String(mapping)}`);
-  }
+  expectOption(typeof mapping === 'function' || mapping === 'offset' || mapping === 'normal', 'closeCodeMapping', '"offset", "normal" or a function', mapping);
   const queue = reader.object('readQueue');
   const overflow = queue.oneOf('overflow', ['close', 'buffer'], 'close');
   const common = readCommonOptions(reader, queue);
@@ -155,6 +149,9 @@ export function mapCloseCode(code: number, mapping: CloseCodeMapping = 'offset')
   }
   return mapped;
 }
+
+/** The socket events a connection listens to. */
+const EVENTS = ['open', 'message', 'error', 'close'];
 
 /** WHATWG `readyState` OPEN. */
 const OPEN = 1;
@@ -206,7 +203,7 @@ class BrowserConnection implements CoreConnection {
     });
     // ArrayBuffer, not Blob: a Blob can only be read asynchronously, which would reorder messages.
     socket.binaryType = 'arraybuffer';
-    for (const type of ['open', 'message', 'error', 'close']) socket.addEventListener(type, this);
+    for (const type of EVENTS) socket.addEventListener(type, this);
   }
 
   get state(): CoreConnectionState {
@@ -268,7 +265,7 @@ class BrowserConnection implements CoreConnection {
       message = { type: MessageType.Binary, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
     } else {
       // Someone switched binaryType to "blob" through underlying(): we cannot keep order.
-      this.shut(1003, 'binaryType must stay arraybuffer', new WebSocketCloseError(1003, 'binaryType must stay arraybuffer'), false);
+      this.shut(1003, 'binaryType must stay arraybuffer', false);
       return;
     }
     this.queue.push(message);
@@ -278,7 +275,7 @@ class BrowserConnection implements CoreConnection {
     if (this.phase !== 'open') return;
     const reason = 'read queue overflow';
     // Keep what is queued: readers get it, then the close error.
-    this.shut(1009, reason, new WebSocketCloseError(1009, reason), false);
+    this.shut(1009, reason, false);
   }
 
   private onClose(code: number, reason: string): void {
@@ -289,17 +286,18 @@ class BrowserConnection implements CoreConnection {
     // 1005 when the frame had no code; WebSocketCloseError derives wasClean from it.
     if (!this.deferredError) this.queue.fail(new WebSocketCloseError(code, reason));
     this.writes.fail(new ConnectionClosedError(`The connection closed with ${code}`));
-    for (const type of ['open', 'message', 'error', 'close']) this.socket.removeEventListener(type, this);
+    for (const type of EVENTS) this.socket.removeEventListener(type, this);
     this.resolveClosed();
   }
 
   /**
-   * Start the closing handshake: pending writes fail, pending reads get `error` (queued
-   * messages are dropped when `drop`), and the socket is asked to close with the mapped code.
+   * Start the closing handshake: pending writes fail, pending reads get a `WebSocketCloseError`
+   * with `code` and `errorReason` (queued messages are dropped when `drop`), and the socket is
+   * asked to close with the mapped code.
    * With `defer`, reads fail only at {@link close}'s end: a caller of `close()` that left a read
    * pending then gets its rejection in the same turn as close() settling.
    */
-  private shut(code: number, reason: string, error: WebSocketCloseError, drop: boolean, defer = false): void {
+  private shut(code: number, reason: string, drop: boolean, defer = false, errorReason = reason): void {
     if (this.phase === 'connecting') {
       // WHATWG close() before "open" fails the connection ("error" then "close" follow).
       this.phase = 'closing';
@@ -312,6 +310,7 @@ class BrowserConnection implements CoreConnection {
     this.phase = 'closing';
     this.stopPolling();
     this.writes.fail(new ConnectionClosedError('The connection is closing'));
+    const error = new WebSocketCloseError(code, errorReason);
     if (defer) this.deferredError = error;
     else this.queue.fail(error, drop);
     let wire = 1000;
@@ -339,7 +338,7 @@ class BrowserConnection implements CoreConnection {
    * from here; the runtime does it when its own timer expires.
    */
   async close(code: number, reason: string, signal: AbortSignal | undefined): Promise<void> {
-    this.shut(code, reason, new WebSocketCloseError(code, reason), true, true);
+    this.shut(code, reason, true, true);
     try {
       await waitClosed(this.closed, this.resolved.closeTimeout, signal);
     } finally {
@@ -350,7 +349,7 @@ class BrowserConnection implements CoreConnection {
 
   /** Close and drop at once: a new dial replaces this connection, or its dial was abandoned. */
   abandon(): void {
-    this.shut(1000, '', new WebSocketCloseError(1000, 'replaced by a new dial'), true);
+    this.shut(1000, '', true, false, 'replaced by a new dial');
   }
 
   write(type: MessageType, payload: string | Uint8Array, signal: AbortSignal | undefined): Promise<void> {

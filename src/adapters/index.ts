@@ -1,4 +1,5 @@
 export * from './errors.js';
+export { MAX_PENDING_PONGS, PingFloodError } from './flood-error.js';
 export * from './status-codes.js';
 export * from './types.js';
 export {

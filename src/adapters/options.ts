@@ -9,7 +9,6 @@
  */
 import { InvalidArgumentError, InvalidOptionError } from './errors.js';
 
-const MiB = 1024 * 1024;
 
 /** Bounds of an adapter's inbound queue: messages that arrived but were not read yet. */
 export interface ReadQueueLimits {
@@ -64,13 +63,17 @@ export interface NodeAdapterOptions extends CommonAdapterOptions {
   readonly maxRedirects?: number;
 }
 
+/** The inbound queue's default bounds (also in {@link ADAPTER_DEFAULTS}). */
+// Sizes as literals: a bundler keeps an object whose values are computed, even when unused.
+const READ_QUEUE_DEFAULTS = { messages: 4096, bytes: 8_388_608 /* 8 MiB */ } as const;
+
 /** The shared defaults, in one place. */
 export const ADAPTER_DEFAULTS = {
   handshakeTimeout: 30_000,
   closeTimeout: 5_000,
-  readQueue: { messages: 4096, bytes: 8 * MiB },
-  maxPayload: 64 * MiB,
-  maxFrameSize: 64 * MiB,
+  readQueue: READ_QUEUE_DEFAULTS,
+  maxPayload: 67_108_864 /* 64 MiB */,
+  maxFrameSize: 67_108_864,
   followRedirects: false,
   maxRedirects: 10,
 } as const;
@@ -91,11 +94,39 @@ const RENAMED: Readonly<Record<string, string>> = {
   servername: 'tls.servername',
 };
 
-function describe(value: unknown): string {
+/** A value as option messages show it: strings quoted, objects by kind. */
+export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
   if (Array.isArray(value)) return 'an array';
   return typeof value;
+}
+
+/**
+ * The one check behind every option of the engine and the adapters: unless `ok`, throw
+ * {@link InvalidOptionError} naming the option, "expected <expected>, got <value>".
+ */
+export function expectOption(ok: boolean, name: string, expected: string, value: unknown): asserts ok {
+  if (!ok) throw new InvalidOptionError(name, `expected ${expected}, got ${describeValue(value)}`);
+}
+
+/** Largest finite number: a bound that refuses `Infinity`. */
+export const FINITE = Number.MAX_VALUE;
+/** Smallest positive number: a bound that refuses 0. */
+export const POSITIVE = Number.MIN_VALUE;
+
+/**
+ * `value`, or `fallback` when it is `undefined`, checked to be a number in [min, max] (an integer
+ * when `integer`); `max` = {@link FINITE} refuses `Infinity`, `min` = {@link POSITIVE} refuses 0.
+ */
+export function numberOption(name: string, value: unknown, fallback: number, min: number, max = FINITE, integer = false): number {
+  const n = value === undefined ? fallback : value;
+  const ok = typeof n === 'number' && n >= min && n <= max && (!integer || n === Infinity || Number.isInteger(n));
+  if (!ok) {
+    const range = `${min === POSITIVE ? '> 0' : `>= ${min}`}${max === Infinity ? ' or Infinity' : max < Number.MAX_SAFE_INTEGER ? ` and <= ${max}` : ''}`;
+    expectOption(false, name, `${integer ? 'an integer' : 'a number'} ${range}`, n);
+  }
+  return n as number;
 }
 
 /**
@@ -111,7 +142,7 @@ export class OptionReader {
   constructor(options: unknown, what: string, prefix = '') {
     if (options === undefined) options = {};
     if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-      const expected = `expected an object, got ${describe(options)}`;
+      const expected = `expected an object, got ${describeValue(options)}`;
       if (prefix) throw new InvalidOptionError(prefix.slice(0, -1), expected);
       throw new InvalidArgumentError(`Invalid ${what}: ${expected}`);
     }
@@ -132,13 +163,7 @@ export class OptionReader {
 
   /** An integer in [min, max]. */
   integer(name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-    const value = this.raw(name);
-    if (value === undefined) return fallback;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
-      this.fail(name, `expected an integer ${range}, got ${describe(value)}`);
-    }
-    return value;
+    return numberOption(this.prefix + name, this.raw(name), fallback, min, max, true);
   }
 
   /** A duration in ms: an integer from `min` to 2^31 - 1 (the largest delay a timer takes). */
@@ -146,26 +171,23 @@ export class OptionReader {
     return this.integer(name, fallback, min, 2 ** 31 - 1);
   }
 
-  boolean(name: string, fallback: boolean): boolean {
+  /** The value of `name` when `check` accepts it (or it is absent), else InvalidOptionError. */
+  private checked<T>(name: string, expected: string, check: (value: unknown) => boolean): T | undefined {
     const value = this.raw(name);
-    if (value === undefined) return fallback;
-    if (typeof value !== 'boolean') this.fail(name, `expected a boolean, got ${describe(value)}`);
-    return value;
+    if (value !== undefined) expectOption(check(value), this.prefix + name, expected, value);
+    return value as T | undefined;
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    return this.checked<boolean>(name, 'a boolean', (v) => typeof v === 'boolean') ?? fallback;
   }
 
   string(name: string): string | undefined {
-    const value = this.raw(name);
-    if (value !== undefined && typeof value !== 'string') this.fail(name, `expected a string, got ${describe(value)}`);
-    return value;
+    return this.checked<string>(name, 'a string', (v) => typeof v === 'string');
   }
 
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
-    const value = this.raw(name);
-    if (value === undefined) return fallback;
-    if (!allowed.includes(value as T)) {
-      this.fail(name, `expected ${allowed.map((a) => JSON.stringify(a)).join(' or ')}, got ${describe(value)}`);
-    }
-    return value as T;
+    return this.checked<T>(name, allowed.map((a) => JSON.stringify(a)).join(' or '), (v) => allowed.includes(v as T)) ?? fallback;
   }
 
   /** A reader for the nested options object `name` (an absent one reads as `{}`). */
@@ -178,8 +200,8 @@ export class OptionReader {
     for (const key of Object.keys(this.values)) {
       if (this.read.has(key) || this.values[key] === undefined) continue;
       const path = this.prefix + key;
-      const renamed = RENAMED[path];
-      throw new InvalidOptionError(path, renamed ? `renamed to ${renamed}` : 'not an option of this adapter');
+      const now = RENAMED[path];
+      throw new InvalidOptionError(path, now ? `renamed to ${now}` : 'not an option of this adapter');
     }
   }
 }
@@ -194,13 +216,13 @@ export interface ResolvedCommonOptions {
 /** Read `handshakeTimeout`, `closeTimeout` and `readQueue` (a nested reader may add its own keys first). */
 export function readCommonOptions(reader: OptionReader, queue: OptionReader = reader.object('readQueue')): ResolvedCommonOptions {
   const readQueue = {
-    messages: queue.integer('messages', ADAPTER_DEFAULTS.readQueue.messages, 1),
-    bytes: queue.integer('bytes', ADAPTER_DEFAULTS.readQueue.bytes, 1),
+    messages: queue.integer('messages', READ_QUEUE_DEFAULTS.messages, 1),
+    bytes: queue.integer('bytes', READ_QUEUE_DEFAULTS.bytes, 1),
   };
   queue.done();
   return {
-    handshakeTimeout: reader.milliseconds('handshakeTimeout', ADAPTER_DEFAULTS.handshakeTimeout, 1),
-    closeTimeout: reader.milliseconds('closeTimeout', ADAPTER_DEFAULTS.closeTimeout, 0),
+    handshakeTimeout: reader.milliseconds('handshakeTimeout', 30_000, 1),
+    closeTimeout: reader.milliseconds('closeTimeout', 5_000, 0),
     readQueue,
   };
 }
@@ -212,7 +234,7 @@ function tlsValue(reader: OptionReader, name: string): TlsValue | undefined {
   if (value === undefined) return undefined;
   const ok = (v: unknown): boolean => typeof v === 'string' || v instanceof Uint8Array;
   if (ok(value) || (Array.isArray(value) && value.every(ok))) return value as TlsValue;
-  return reader.fail(name, `expected a PEM string, a Buffer, or an array of them, got ${describe(value)}`);
+  return reader.fail(name, `expected a PEM string, a Buffer, or an array of them, got ${describeValue(value)}`);
 }
 
 /** The Node adapters' shared options, resolved. `tls` holds only what was given. */

@@ -11,6 +11,14 @@ export const MAX_CLOSE_REASON_BYTES = 123;
 const encoder = new TextEncoder();
 
 /**
+ * The UTF-8 size of `text` (a lone surrogate counts as U+FFFD, 3 bytes). Where Node's `Buffer`
+ * is missing (browsers) the engine counts text bytes with this; one encoder, no loop of our own.
+ */
+export function utf8Length(text: string): number {
+  return encoder.encode(text).byteLength;
+}
+
+/**
  * Parse and check a WebSocket URL. `http:` and `https:` are mapped to `ws:` and `wss:` (as the
  * WHATWG WebSocket does); fragments are refused (RFC 6455 section 3).
  */
@@ -45,7 +53,7 @@ export function validateClose(code: number, reason: string): number {
   if (typeof reason !== 'string') {
     throw new InvalidArgumentError(`Invalid close reason: expected a string, got ${typeof reason}`);
   }
-  const bytes = encoder.encode(reason).byteLength;
+  const bytes = utf8Length(reason);
   if (bytes > MAX_CLOSE_REASON_BYTES) {
     throw new InvalidArgumentError(
       `Close reason is ${bytes} UTF-8 bytes; at most ${MAX_CLOSE_REASON_BYTES} are allowed`,

@@ -20,6 +20,7 @@ import { PingRegistry } from './core/ping-registry.js';
 import { RefusalBody } from './core/refusal-body.js';
 import { WriteQueue, type QueuedWrite } from './core/write-queue.js';
 import { ConnectionClosedError, HandshakeError, InvalidArgumentError, WebSocketCloseError } from './errors.js';
+import { MAX_PENDING_PONGS, PingFloodError } from './flood-error.js';
 import { OptionReader, readNodeOptions, type NodeAdapterOptions, type ResolvedNodeOptions } from './options.js';
 import { ReadQueue } from './read-queue.js';
 import { raceSignal } from './signals.js';
@@ -178,6 +179,14 @@ class WsConnection implements CoreConnection {
       this.queue.push(message);
     });
     ws.on('pong', (data) => this.#onPong(data));
+    // ws answers pings itself and terminates the socket, before emitting 'ping', once
+    // maxPendingAutoPongs pongs wait unsent; a ping seen on a socket no longer open, that
+    // nobody closed, is that termination: name it (the close is reported as 1006).
+    ws.on('ping', () => {
+      if (ws.readyState !== WebSocket.OPEN && this.state === 'open' && !this.#localClose) {
+        this.#lastError ??= new PingFloodError(MAX_PENDING_PONGS);
+      }
+    });
     // Without a listener an 'error' event would be thrown; ws follows every error with 'close',
     // where the error becomes the close error's cause.
     ws.on('error', (error) => {
@@ -357,12 +366,15 @@ export class WsAdapter extends AdapterCore<WsConnection> {
     return new Promise((resolve, reject) => {
       let ws: WebSocket;
       try {
-        const wsOptions: WebSocket.ClientOptions & { closeTimeout: number } = {
+        const wsOptions: WebSocket.ClientOptions & { closeTimeout: number; maxPendingAutoPongs: number } = {
           perMessageDeflate: opts.perMessageDeflate,
           maxPayload: opts.maxPayload,
           followRedirects: opts.followRedirects,
           maxRedirects: opts.maxRedirects,
           autoPong: true,
+          // ws's default (60) drops a connection on a burst of 61 pings in one read; the bound
+          // is the one every adapter uses (see flood-error.ts).
+          maxPendingAutoPongs: MAX_PENDING_PONGS,
           // ws copies these into the HTTP request; Node sends an array as repeated header lines.
           headers: (options.headers ?? {}) as Record<string, string>,
           // ws's own limit on a closing handshake, which also bounds one the server started.

@@ -3,17 +3,16 @@
  * import, so a build without one of them still runs the others; a missing one is reported as
  * "adapter X is not available in this build".
  */
+import { WsEngineError } from '../adapters/errors.js';
 import type { AdapterFactory } from '../adapters/types.js';
 
 export const ADAPTER_NAMES = ['ws', 'native', 'browser'] as const;
 export type AdapterName = (typeof ADAPTER_NAMES)[number];
 
 /** The adapter is unknown, or its module is not in this build. */
-export class AdapterUnavailableError extends Error {
-  readonly code = 'ERR_ADAPTER_UNAVAILABLE';
+export class AdapterUnavailableError extends WsEngineError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'AdapterUnavailableError';
+    super('ERR_ADAPTER_UNAVAILABLE', message, options);
   }
 }
 
@@ -37,10 +36,11 @@ const LOADERS: Record<AdapterName, Loader> = {
   native: async () => factoryFrom(await load('../adapters/native/index.js'), 'native', 'createNativeAdapter'),
   browser: async () => {
     const module = await load('../adapters/browser.js');
-    // Node 20 has no global WebSocket: use undici's, the same WHATWG implementation Node 22 ships.
-    const global = (globalThis as { WebSocket?: unknown }).WebSocket;
-    const WebSocket = global ?? ((await load('undici')) as { WebSocket?: unknown }).WebSocket;
-    return factoryFrom(module, 'browser', 'createBrowserAdapter', [{ WebSocket }]);
+    // undici's WebSocket (Node 20 has no global one; Node 22's is undici too), wrapped so that a
+    // close the server never answers (after a half-open period) still ends the TCP connection:
+    // see undici-websocket.ts.
+    const { createUndiciWebSocket } = (await load('./undici-websocket.js')) as typeof import('./undici-websocket.js');
+    return factoryFrom(module, 'browser', 'createBrowserAdapter', [{ WebSocket: createUndiciWebSocket() }]);
   },
 };
 

@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { WebSocketCloseError } from '../adapters/errors.js';
 import type { AdapterFactory, WebSocketConnectionAdapter } from '../adapters/types.js';
 import { loadAdapter } from './adapters.js';
+import { reportFailure } from './command.js';
 
 const USAGE = `Usage: wsengine autobahn <url> [options]
 
@@ -146,7 +147,7 @@ export async function run(args: string[]): Promise<number> {
   try {
     count = Number.parseInt(await fetchText(create, endpoint(base, 'getCaseCount')), 10);
   } catch (error) {
-    process.stderr.write(`wsengine autobahn: cannot get the case count from ${base.href}: ${(error as Error).message}\n`);
+    reportFailure('autobahn', error, `cannot get the case count from ${base.href}`);
     return 1;
   }
   if (!Number.isInteger(count) || count < 0) {
@@ -187,7 +188,7 @@ export async function run(args: string[]): Promise<number> {
     await adapter.dial(endpoint(base, 'updateReports', { agent }));
     await drainToClose(adapter);
   } catch (error) {
-    process.stderr.write(`wsengine autobahn: updateReports failed: ${(error as Error).message}\n`);
+    reportFailure('autobahn', error, 'updateReports failed');
     return 1;
   }
   const summary = [...verdicts].map(([verdict, n]) => `${verdict} ${n}`).join(', ');

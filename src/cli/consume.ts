@@ -15,8 +15,11 @@
 import { parseArgs } from 'node:util';
 import { MessageType, type AdapterFactory, type HeaderInit } from '../adapters/types.js';
 import { createEngine } from '../engine/engine.js';
-import { ADAPTER_NAMES, AdapterUnavailableError, loadAdapter } from './adapters.js';
-import { runCommand } from './command.js';
+import { AdapterUnavailableError, loadAdapter } from './adapters.js';
+import { adapterFlag, headerFlags, numberFlag as number, onePositional, UsageError } from './args.js';
+import { describeError as describe, runCommand } from './command.js';
+
+export { UsageError };
 
 export const CONSUME_USAGE = `Usage: wsengine consume <url> [options]
 
@@ -50,24 +53,6 @@ export interface ConsumeArgs {
   readonly send: string[];
 }
 
-/** A bad command line; the message says what is wrong. */
-export class UsageError extends Error {
-  readonly code = 'ERR_USAGE';
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
-
-function number(flag: string, value: string | undefined, integer = false): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) {
-    throw new UsageError(`--${flag} expects a ${integer ? 'whole ' : ''}number >= 0, got "${value}"`);
-  }
-  return n;
-}
-
 /** Parse the arguments after `consume`; `undefined` means help was asked for. */
 export function parseConsumeArgs(args: readonly string[]): ConsumeArgs | undefined {
   let parsed;
@@ -94,22 +79,12 @@ export function parseConsumeArgs(args: readonly string[]): ConsumeArgs | undefin
   }
   const { values, positionals } = parsed;
   if (values.help) return undefined;
-  if (positionals.length !== 1) {
-    throw new UsageError(positionals.length === 0 ? 'missing <url>' : `expected one <url>, got ${positionals.length} arguments`);
-  }
-  if (!(ADAPTER_NAMES as readonly string[]).includes(values.adapter!)) {
-    throw new UsageError(`--adapter expects one of ${ADAPTER_NAMES.join(', ')}, got "${values.adapter}"`);
-  }
-  const headers: Record<string, string[]> = {};
-  for (const header of values.header ?? []) {
-    const colon = header.indexOf(':');
-    if (colon <= 0) throw new UsageError(`--header expects "Name: value", got "${header}"`);
-    const name = header.slice(0, colon).trim().toLowerCase();
-    (headers[name] ??= []).push(header.slice(colon + 1).trim());
-  }
+  const url = onePositional(positionals);
+  const adapter = adapterFlag(values.adapter!);
+  const headers = headerFlags(values.header);
   return {
-    url: positionals[0]!,
-    adapter: values.adapter!,
+    url,
+    adapter,
     heartbeatInterval: number('heartbeat-interval', values['heartbeat-interval']),
     heartbeatTimeout: number('heartbeat-timeout', values['heartbeat-timeout']),
     minDelay: number('min-delay', values['min-delay']),
@@ -174,7 +149,7 @@ export async function consume(run: ConsumeRun): Promise<number> {
         ...(run.maxRetries === undefined ? {} : { retries: run.maxRetries }),
       },
       onOpen: async (ctx) => {
-        for (const text of run.send) await ctx.adapter.write(MessageType.Text, text);
+        for (const text of run.send) await ctx.sendText(text);
       },
     });
   } catch (error) {
@@ -217,12 +192,6 @@ export async function consume(run: ConsumeRun): Promise<number> {
   } finally {
     run.signal.removeEventListener('abort', onAbort);
   }
-}
-
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = (error as { cause?: unknown }).cause;
-  return cause instanceof Error && !error.message.includes(cause.message) ? `${error.message}: ${cause.message}` : error.message;
 }
 
 /** The process-level part: arguments, signals, stdout. */

@@ -4,7 +4,8 @@
  * it resets the connection (the client sees 1006), closes it with 1012 (service restart), or goes
  * silent without closing anything (a half-open connection only the heartbeat can detect). The
  * engine consumes the feed and rides all of it out; its open hook asks the server to resume
- * after the last tick it saw, so no tick is lost. One line per event, a summary at the end.
+ * after the last tick it saw, so no tick is lost. One line per event, a summary at the end; on a
+ * terminal, a live summary line under the events (state, messages/s, reconnects, gaps, last RTT).
  *
  *   wsengine demo [--duration 20s] [--interval 250ms] [--drop-every 4s] [--no-resume] [--adapter ws]
  */
@@ -14,8 +15,10 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { statusCodeName } from '../adapters/status-codes.js';
 import { MessageType, type AdapterFactory } from '../adapters/types.js';
 import { createEngine } from '../engine/engine.js';
-import { ADAPTER_NAMES, loadAdapter } from './adapters.js';
+import { loadAdapter } from './adapters.js';
+import { adapterFlag, UsageError } from './args.js';
 import { runCommand } from './command.js';
+import { RateMeter, StatusLine, type StatusOutput } from './status-line.js';
 
 export const DEMO_USAGE = `Usage: wsengine demo [options]
 
@@ -58,11 +61,11 @@ const FAULTS: readonly FaultKind[] = ['reset', 'restart', 'silence'];
 /** Parse "20s", "1500ms", "1m" or a plain number of seconds, into ms. */
 export function parseDuration(text: string, flag: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
-  if (!match) throw new Error(`--${flag} expects a duration such as 20s, 1500ms or 1m, got "${text}"`);
+  if (!match) throw new UsageError(`--${flag} expects a duration such as 20s, 1500ms or 1m, got "${text}"`);
   const value = Number(match[1]);
   const unit = match[2] ?? 's';
   const ms = unit === 'ms' ? value : unit === 's' ? value * 1000 : value * 60_000;
-  if (ms <= 0) throw new Error(`--${flag} must be more than 0`);
+  if (ms <= 0) throw new UsageError(`--${flag} must be more than 0`);
   return Math.round(ms);
 }
 
@@ -82,10 +85,8 @@ export function parseDemoArgs(args: readonly string[]): DemoOptions | undefined 
     },
   });
   if (values.help) return undefined;
-  if (positionals.length > 0) throw new Error(`unexpected argument "${positionals[0]}"`);
-  if (!(ADAPTER_NAMES as readonly string[]).includes(values.adapter!)) {
-    throw new Error(`--adapter expects one of ${ADAPTER_NAMES.join(', ')}, got "${values.adapter}"`);
-  }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  adapterFlag(values.adapter!);
   return {
     durationMs: parseDuration(values.duration!, 'duration'),
     tickMs: parseDuration(values.interval!, 'interval'),
@@ -223,8 +224,33 @@ function clock(): string {
   return new Date().toISOString().slice(11, 23);
 }
 
+/** What the live summary line shows. */
+export interface LiveSummary {
+  readonly state: string;
+  readonly messagesPerSecond: number;
+  readonly reconnects: number;
+  readonly gaps: number;
+  readonly rttMs: number | undefined;
+  readonly elapsedMs: number;
+}
+
+export function formatLiveSummary(live: LiveSummary): string {
+  return [
+    live.state,
+    `${live.messagesPerSecond.toFixed(1)} msg/s`,
+    `${live.reconnects} reconnect${live.reconnects === 1 ? '' : 's'}`,
+    `${live.gaps} gap${live.gaps === 1 ? '' : 's'}`,
+    live.rttMs === undefined ? 'rtt -' : `rtt ${Math.round(live.rttMs)} ms`,
+    `${(live.elapsedMs / 1000).toFixed(0)} s`,
+  ].join(' | ');
+}
+
+/** How often the live summary line is redrawn, in ms. */
+const LIVE_REFRESH_MS = 250;
+
 export interface DemoRun extends DemoOptions {
-  readonly out: { write(text: string): unknown };
+  /** Event lines, and on a terminal (`isTTY`) the live summary line. */
+  readonly out: StatusOutput;
   /** Aborting it ends the demo early (Ctrl-C). */
   readonly signal: AbortSignal;
   /** The adapter factory; by default loaded by name from `adapter`. */
@@ -235,8 +261,9 @@ export interface DemoRun extends DemoOptions {
 
 /** Run the demo: returns its summary once the duration has passed or the signal aborted. */
 export async function runDemo(run: DemoRun): Promise<DemoSummary> {
+  const status = new StatusLine(run.out);
   const line = (event: string, detail = ''): void => {
-    run.out.write(`${clock()}  ${event.padEnd(12)} ${detail}\n`);
+    status.print(`${clock()}  ${event.padEnd(12)} ${detail}\n`);
   };
   const faults: Record<FaultKind, number> = { reset: 0, restart: 0, silence: 0 };
   const describeFault: Record<FaultKind, string> = {
@@ -260,7 +287,7 @@ export async function runDemo(run: DemoRun): Promise<DemoSummary> {
     onOpen: async (ctx) => {
       // The open hook runs before any tick is delivered: ask to resume after the last one seen.
       const request = run.resume && tracker.last > 0 ? { resume: tracker.last } : { subscribe: true };
-      await ctx.adapter.write(MessageType.Text, JSON.stringify(request));
+      await ctx.sendText(JSON.stringify(request));
     },
     onMessage: (message) => {
       if (message.type !== MessageType.Text) return;
@@ -286,6 +313,26 @@ export async function runDemo(run: DemoRun): Promise<DemoSummary> {
   engine.on('error', (error) => line('error', (error as Error).message));
 
   const started = Date.now();
+  const rate = new RateMeter();
+  const drawStatus = (): void => {
+    const metrics = engine.metrics();
+    status.set(
+      formatLiveSummary({
+        state: engine.state,
+        messagesPerSecond: rate.sample(tracker.messages, Date.now()),
+        reconnects: metrics.reconnects,
+        gaps: tracker.gaps,
+        rttMs: metrics.lastRttMs,
+        elapsedMs: Date.now() - started,
+      }),
+    );
+  };
+  let statusTimer: ReturnType<typeof setInterval> | undefined;
+  if (status.live) {
+    drawStatus();
+    statusTimer = setInterval(drawStatus, LIVE_REFRESH_MS);
+    engine.on('state', drawStatus);
+  }
   const timers: Array<ReturnType<typeof setTimeout>> = [];
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
@@ -305,6 +352,8 @@ export async function runDemo(run: DemoRun): Promise<DemoSummary> {
     run.signal.removeEventListener('abort', onAbort);
     await engine.stop();
     await feed.stop();
+    clearInterval(statusTimer);
+    status.clear();
   }
   const metrics = engine.metrics();
   const summary: DemoSummary = {

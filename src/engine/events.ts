@@ -5,67 +5,54 @@
  */
 export type Listener<Args extends unknown[]> = (...args: Args) => void;
 
-export class TypedEmitter<Events extends { [K in keyof Events]: unknown[] }> {
-  readonly #listeners = new Map<keyof Events, Array<Listener<never[]>>>();
-  readonly #onListenerError: (error: unknown, event: keyof Events) => void;
+type AnyListener = ((...args: never[]) => void) & { original?: unknown };
 
-  constructor(onListenerError: (error: unknown, event: keyof Events) => void) {
-    this.#onListenerError = onListenerError;
-  }
+export class TypedEmitter<Events extends { [K in keyof Events]: unknown[] }> {
+  private readonly listeners = new Map<keyof Events, AnyListener[]>();
+
+  constructor(private readonly onListenerError: (error: unknown, event: keyof Events) => void) {}
 
   /** Whether anyone listens to `event` (lets hot paths skip building arguments). */
-  has<E extends keyof Events>(event: E): boolean {
-    const list = this.#listeners.get(event);
-    return list !== undefined && list.length > 0;
+  has(event: keyof Events): boolean {
+    return this.listeners.has(event);
   }
 
   on<E extends keyof Events>(event: E, listener: Listener<Events[E]>): () => void {
-    const list = this.#listeners.get(event) ?? [];
-    list.push(listener as unknown as Listener<never[]>);
-    this.#listeners.set(event, list);
+    const list = this.listeners.get(event);
+    if (list) list.push(listener as unknown as AnyListener);
+    else this.listeners.set(event, [listener as unknown as AnyListener]);
     return () => this.off(event, listener);
   }
 
   /** Listen once; `off(event, listener)` with the same listener removes it before it fires. */
   once<E extends keyof Events>(event: E, listener: Listener<Events[E]>): () => void {
-    const wrapper: Listener<Events[E]> & { original?: unknown } = (...args: Events[E]) => {
+    const wrapper = ((...args: Events[E]) => {
       this.off(event, wrapper);
       listener(...args);
-    };
+    }) as Listener<Events[E]> & { original?: unknown };
     wrapper.original = listener;
     return this.on(event, wrapper);
   }
 
   off<E extends keyof Events>(event: E, listener: Listener<Events[E]>): void {
-    const list = this.#listeners.get(event);
+    const list = this.listeners.get(event);
     if (!list) return;
     // The listener itself, or the wrapper `once` registered for it.
     const target: unknown = listener;
-    const index = list.findIndex((l) => l === target || (l as { original?: unknown }).original === target);
+    const index = list.findIndex((l) => l === target || l.original === target);
     if (index >= 0) list.splice(index, 1);
-    if (list.length === 0) this.#listeners.delete(event);
+    if (list.length === 0) this.listeners.delete(event);
   }
 
   emit<E extends keyof Events>(event: E, ...args: Events[E]): void {
-    const list = this.#listeners.get(event);
+    const list = this.listeners.get(event);
     if (!list) return;
     for (const listener of list.slice()) {
       try {
         (listener as unknown as Listener<Events[E]>)(...args);
       } catch (error) {
-        this.#onListenerError(error, event);
+        this.onListenerError(error, event);
       }
     }
-  }
-
-  /** How many listeners in all (for leak checks). */
-  get listenerCount(): number {
-    let n = 0;
-    for (const list of this.#listeners.values()) n += list.length;
-    return n;
-  }
-
-  removeAll(): void {
-    this.#listeners.clear();
   }
 }

@@ -17,6 +17,8 @@
 import { ConnectionClosedError, UnsupportedOperationError, WebSocketCloseError } from '../adapters/errors.js';
 import type { Message, MessageType, WriteData } from '../adapters/types.js';
 import { HeartbeatTimeoutError, InvalidOptionError } from './errors.js';
+import { expectOption, numberOption, POSITIVE } from './options.js';
+import type { HeartbeatPhase } from './state.js';
 import { Timer } from './timers.js';
 
 export type HeartbeatMode = 'auto' | 'ping' | 'message' | 'traffic' | 'off';
@@ -56,21 +58,13 @@ const MODES: readonly HeartbeatMode[] = ['auto', 'ping', 'message', 'traffic', '
 export function resolveHeartbeatOptions(options: HeartbeatOptions | false | undefined): ResolvedHeartbeatOptions {
   const o = options === false ? { mode: 'off' as const } : (options ?? {});
   const mode = o.mode ?? 'auto';
-  if (!MODES.includes(mode)) throw new InvalidOptionError('heartbeat.mode', `expected one of ${MODES.join(', ')}, got ${String(mode)}`);
-  const interval = o.interval ?? 15_000;
-  const timeout = o.timeout ?? 5_000;
-  if (typeof interval !== 'number' || !Number.isFinite(interval) || interval <= 0) {
-    throw new InvalidOptionError('heartbeat.interval', `expected a finite number of ms > 0, got ${String(interval)}`);
-  }
-  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
-    throw new InvalidOptionError('heartbeat.timeout', `expected a finite number of ms > 0, got ${String(timeout)}`);
-  }
+  expectOption(MODES.includes(mode), 'heartbeat.mode', `one of ${MODES.join(', ')}`, mode);
+  const interval = numberOption('heartbeat.interval', o.interval, 15_000, POSITIVE);
+  const timeout = numberOption('heartbeat.timeout', o.timeout, 5_000, POSITIVE);
   if (mode === 'message' && o.message === undefined) {
     throw new InvalidOptionError('heartbeat.message', 'is required in heartbeat mode "message"');
   }
-  if (o.isPong !== undefined && typeof o.isPong !== 'function') {
-    throw new InvalidOptionError('heartbeat.isPong', `expected a function, got ${typeof o.isPong}`);
-  }
+  expectOption(o.isPong === undefined || typeof o.isPong === 'function', 'heartbeat.isPong', 'a function', o.isPong);
   return { mode, interval, timeout, message: o.message, isPong: o.isPong, deliverPongs: o.deliverPongs ?? false };
 }
 
@@ -94,44 +88,37 @@ export interface HeartbeatEvents {
 
 /** The heartbeat of one connection: started when it opens, stopped when it ends. */
 export class Heartbeat {
-  readonly #options: ResolvedHeartbeatOptions;
-  readonly #probes: HeartbeatProbes;
-  readonly #events: HeartbeatEvents;
-  #mode: Exclude<HeartbeatMode, 'auto'>;
-  readonly #tick = new Timer();
-  readonly #deadline = new Timer();
-  #probeController: AbortController | undefined;
-  #sentAt = 0;
-  #awaitingMessagePong = false;
-  #stopped = false;
-  #lastTraffic = 0;
+  /** The mode in use (after any fallback from `auto`). */
+  mode: Exclude<HeartbeatMode, 'auto'>;
+  private readonly tick = new Timer();
+  private readonly deadline = new Timer();
+  private probeController: AbortController | undefined;
+  private sentAt = 0;
+  private phase: HeartbeatPhase = 'waiting';
+  private lastTraffic = 0;
   /** Whether inbound messages matter to this heartbeat (message and traffic modes): lets the reader skip the call. */
   watchesMessages: boolean;
 
-  constructor(options: ResolvedHeartbeatOptions, probes: HeartbeatProbes, events: HeartbeatEvents) {
-    this.#options = options;
-    this.#probes = probes;
-    this.#events = events;
-    this.#mode = options.mode === 'auto' ? 'ping' : options.mode;
-    this.watchesMessages = this.#mode === 'message' || this.#mode === 'traffic';
-  }
-
-  /** The mode in use (after any fallback from `auto`). */
-  get mode(): Exclude<HeartbeatMode, 'auto'> {
-    return this.#mode;
+  constructor(
+    private readonly options: ResolvedHeartbeatOptions,
+    private readonly probes: HeartbeatProbes,
+    private readonly events: HeartbeatEvents,
+  ) {
+    this.mode = options.mode === 'auto' ? 'ping' : options.mode;
+    this.watchesMessages = this.mode === 'message' || this.mode === 'traffic';
   }
 
   start(): void {
-    if (this.#mode === 'off') return;
-    this.#schedule();
+    if (this.mode === 'off') return;
+    this.schedule();
   }
 
   stop(): void {
-    this.#stopped = true;
-    this.#tick.cancel();
-    this.#deadline.cancel();
-    this.#probeController?.abort();
-    this.#probeController = undefined;
+    this.phase = 'stopped';
+    this.tick.cancel();
+    this.deadline.cancel();
+    this.probeController?.abort();
+    this.probeController = undefined;
   }
 
   /**
@@ -139,95 +126,93 @@ export class Heartbeat {
    * pong that should not be delivered.
    */
   onMessage(message: Message): boolean {
-    if (this.#mode === 'traffic') {
+    if (this.mode === 'traffic') {
       // Only a time stamp per message: the deadline timer checks it when it fires.
-      this.#lastTraffic = Date.now();
+      this.lastTraffic = Date.now();
       return false;
     }
-    if (this.#mode !== 'message') return false;
-    const isPong = this.#options.isPong;
+    if (this.mode !== 'message') return false;
+    const isPong = this.options.isPong;
     const matched = isPong === undefined ? true : isPong(message);
-    if (matched && this.#awaitingMessagePong) {
-      this.#awaitingMessagePong = false;
-      this.#answered();
-    }
-    return matched && isPong !== undefined && !this.#options.deliverPongs;
+    if (matched && this.phase === 'probing') this.answered();
+    return matched && isPong !== undefined && !this.options.deliverPongs;
   }
 
-  #schedule(): void {
-    if (this.#stopped) return;
-    if (this.#mode === 'traffic') {
+  private schedule(): void {
+    if (this.phase === 'stopped') return;
+    this.phase = 'waiting';
+    if (this.mode === 'traffic') {
       // Nothing is sent: silence for interval + timeout means the connection is gone.
-      this.#tick.cancel();
-      this.#lastTraffic = Date.now();
-      this.#armSilence(this.#options.interval + this.#options.timeout);
+      this.tick.cancel();
+      this.lastTraffic = Date.now();
+      this.armSilence(this.options.interval + this.options.timeout);
       return;
     }
-    this.#tick.arm(this.#options.interval, () => this.#probe());
+    this.tick.arm(this.options.interval, () => this.probe());
   }
 
-  #armSilence(ms: number): void {
-    this.#deadline.arm(ms, () => {
-      const limit = this.#options.interval + this.#options.timeout;
-      const silent = Date.now() - this.#lastTraffic;
-      if (silent >= limit) this.#die(limit);
-      else this.#armSilence(limit - silent);
+  private armSilence(ms: number): void {
+    this.deadline.arm(ms, () => {
+      const limit = this.options.interval + this.options.timeout;
+      const silent = Date.now() - this.lastTraffic;
+      if (silent >= limit) this.die(limit);
+      else this.armSilence(limit - silent);
     });
   }
 
-  #probe(): void {
-    if (this.#stopped) return;
-    this.#sentAt = Date.now();
-    this.#deadline.arm(this.#options.timeout, () => this.#die(this.#options.timeout));
-    if (this.#mode === 'ping') {
+  private probe(): void {
+    if (this.phase === 'stopped') return;
+    this.phase = 'probing';
+    this.sentAt = Date.now();
+    this.deadline.arm(this.options.timeout, () => this.die(this.options.timeout));
+    if (this.mode === 'ping') {
       const controller = new AbortController();
-      this.#probeController = controller;
-      this.#probes.ping(controller.signal).then(
+      this.probeController = controller;
+      this.probes.ping(controller.signal).then(
         () => {
-          if (this.#probeController !== controller) return;
-          this.#probeController = undefined;
-          this.#answered();
+          if (this.probeController !== controller) return;
+          this.probeController = undefined;
+          this.answered();
         },
         (error: unknown) => {
-          if (this.#probeController !== controller) return;
-          this.#probeController = undefined;
-          if (error instanceof UnsupportedOperationError) this.#fallBack();
+          if (this.probeController !== controller) return;
+          this.probeController = undefined;
+          if (error instanceof UnsupportedOperationError) this.fallBack();
           else if (error instanceof ConnectionClosedError || error instanceof WebSocketCloseError) {
             this.stop();
-            this.#events.gone(error);
+            this.events.gone(error);
           }
           // Other failures are left to the deadline.
         },
       );
       return;
     }
-    this.#awaitingMessagePong = true;
-    const spec = this.#options.message!;
+    const spec = this.options.message!;
     const message = typeof spec === 'function' ? spec() : spec;
-    this.#probes.send(message).catch(() => {
+    this.probes.send(message).catch(() => {
       // A failed write means the connection is going; the deadline or the reader will see it.
     });
   }
 
   /** The adapter cannot send ping frames (a browser): use messages if configured, else traffic. */
-  #fallBack(): void {
-    this.#deadline.cancel();
-    this.#mode = this.#options.message !== undefined ? 'message' : 'traffic';
+  private fallBack(): void {
+    this.deadline.cancel();
+    this.mode = this.options.message !== undefined ? 'message' : 'traffic';
     this.watchesMessages = true;
-    if (this.#mode === 'message') this.#probe();
-    else this.#schedule();
+    if (this.mode === 'message') this.probe();
+    else this.schedule();
   }
 
-  #answered(): void {
-    if (this.#stopped) return;
-    this.#deadline.cancel();
-    this.#events.rtt(Date.now() - this.#sentAt);
-    this.#schedule();
+  private answered(): void {
+    if (this.phase === 'stopped') return;
+    this.deadline.cancel();
+    this.events.rtt(Date.now() - this.sentAt);
+    this.schedule();
   }
 
-  #die(timeoutMs: number): void {
-    if (this.#stopped) return;
+  private die(timeoutMs: number): void {
+    if (this.phase === 'stopped') return;
     this.stop();
-    this.#events.dead(new HeartbeatTimeoutError(timeoutMs));
+    this.events.dead(new HeartbeatTimeoutError(timeoutMs));
   }
 }

@@ -1,5 +1,7 @@
 /**
  * The resilient engine: `createEngine(options)`; browser-safe (no `node:`, `ws` or undici imports).
+ * The optional features are separate functions, so an app ships only what it uses:
+ * `createOutbox`, `messages`, `exclusive`, `otelTracing`.
  */
 export {
   Engine,
@@ -26,10 +28,12 @@ export {
   type RetryInfo,
 } from './reconnect-policy.js';
 export { type HeartbeatOptions, type HeartbeatMode, type HeartbeatMessage } from './heartbeat.js';
-export { type OutboxOptions } from './outbox.js';
+export { createOutbox, type Outbox, type OutboxOptions } from './outbox.js';
 export { type DeliveryOptions } from './delivery.js';
+export { messages, type MessagesOptions } from './iterator.js';
+export { exclusive } from './exclusive.js';
 export { type MetricsSnapshot } from './metrics.js';
-export { type TracerLike, type SpanLike } from './tracing.js';
+export { otelTracing, loadGlobalTracer, type EngineTracing, type SpanEnd, type TracerLike, type SpanLike } from './tracing.js';
 export {
   NotConnectedError,
   OutboxOverflowError,

@@ -3,6 +3,7 @@
  * bumped on the hot path; nothing is allocated per message.
  */
 import type { WriteData } from '../adapters/types.js';
+import { utf8Length } from '../adapters/validation.js';
 import type { EngineState } from './state.js';
 
 /** A point-in-time view of the engine. */
@@ -40,24 +41,6 @@ interface NodeBuffer {
 /** Node's native UTF-8 length when there is a Buffer (looked up, never imported: browser builds). */
 const nodeBuffer = (globalThis as { Buffer?: NodeBuffer }).Buffer;
 
-function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-      const d = text.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        bytes += 4;
-        i++;
-      } else bytes += 3;
-    } else bytes += 3;
-  }
-  return bytes;
-}
-
-/** Payload size in bytes; text as UTF-8 (lone surrogates count as the 3 bytes of U+FFFD). */
 export function byteLength(data: WriteData): number {
   if (typeof data === 'string') return nodeBuffer ? nodeBuffer.byteLength(data, 'utf8') : utf8Length(data);
   // A Uint8Array's `length` is its size in bytes, and V8 inlines it where it does not inline the
@@ -76,5 +59,4 @@ export class Metrics {
   bytesIn = 0;
   bytesOut = 0;
   lastRttMs: number | undefined = undefined;
-  openedAt = 0;
 }

@@ -1,19 +1,21 @@
 /**
  * What `send()` does while there is no open connection. By default nothing is queued: the call
  * rejects at once with `NotConnectedError`, because a message that goes out late can be worse
- * than one that never goes (a stale order). Opt in to queueing with bounds on messages and bytes
- * and a time-to-live: queued messages are written in order once the next connection's open hook
- * has finished; a message that outlives its time-to-live is rejected to its caller and never sent.
+ * than one that never goes (a stale order). Opt in to queueing with `outbox: createOutbox(...)`,
+ * bounded in messages and bytes, with a time-to-live: queued messages are written in order once
+ * the next connection's open hooks have finished; a message that outlives its time-to-live is
+ * rejected to its caller and never sent. A separate function, so that an app that never queues
+ * does not ship the queue.
  */
 import { abortReason } from '../adapters/signals.js';
 import type { MessageType, WriteData } from '../adapters/types.js';
-import { InvalidOptionError, MessageExpiredError, OutboxOverflowError } from './errors.js';
+import { MessageExpiredError, OutboxOverflowError } from './errors.js';
+import { numberOption, POSITIVE } from './options.js';
 import { byteLength } from './metrics.js';
+import { isConnectionGone } from './reader.js';
 import { Timer } from './timers.js';
 
 export interface OutboxOptions {
-  /** Queue messages sent while not connected (otherwise they reject with `NotConnectedError`). Default false. */
-  readonly queue?: boolean;
   /** At most this many queued messages; more are refused with `OutboxOverflowError`. Default 1000. */
   readonly maxMessages?: number;
   /** At most this many queued payload bytes. Default 1 MiB. */
@@ -23,28 +25,17 @@ export interface OutboxOptions {
 }
 
 export interface ResolvedOutboxOptions {
-  readonly queue: boolean;
   readonly maxMessages: number;
   readonly maxBytes: number;
   readonly ttl: number;
 }
 
-export function resolveOutboxOptions(options: OutboxOptions | undefined): ResolvedOutboxOptions {
+function resolveOutboxOptions(options: OutboxOptions | undefined): ResolvedOutboxOptions {
   const o = options ?? {};
-  const check = (name: string, value: number, allowInfinity: boolean): number => {
-    if (typeof value !== 'number' || Number.isNaN(value) || value <= 0 || (!allowInfinity && !Number.isFinite(value))) {
-      throw new InvalidOptionError(`outbox.${name}`, `expected a number > 0${allowInfinity ? ' or Infinity' : ''}, got ${String(value)}`);
-    }
-    return value;
-  };
-  if (o.queue !== undefined && typeof o.queue !== 'boolean') {
-    throw new InvalidOptionError('outbox.queue', `expected a boolean, got ${typeof o.queue}`);
-  }
   return {
-    queue: o.queue ?? false,
-    maxMessages: check('maxMessages', o.maxMessages ?? 1000, true),
-    maxBytes: check('maxBytes', o.maxBytes ?? 1024 * 1024, true),
-    ttl: check('ttl', o.ttl ?? 30_000, true),
+    maxMessages: numberOption('outbox.maxMessages', o.maxMessages, 1000, POSITIVE, Infinity),
+    maxBytes: numberOption('outbox.maxBytes', o.maxBytes, 1024 * 1024, POSITIVE, Infinity),
+    ttl: numberOption('outbox.ttl', o.ttl, 30_000, POSITIVE, Infinity),
   };
 }
 
@@ -64,27 +55,25 @@ interface InternalEntry extends OutboxEntry {
   onAbort: (() => void) | undefined;
 }
 
+/**
+ * A queue for sends made while disconnected: `createEngine({ ..., outbox: createOutbox() })`.
+ * Options are validated here, naming the option (`outbox.maxMessages`...).
+ */
+export function createOutbox(options?: OutboxOptions): Outbox {
+  return new Outbox(resolveOutboxOptions(options));
+}
+
 export class Outbox {
-  readonly #options: ResolvedOutboxOptions;
-  readonly #entries: InternalEntry[] = [];
-  #bytes = 0;
-  readonly #expiry = new Timer();
-  #expiryAt = Infinity;
+  private readonly entries: InternalEntry[] = [];
+  /** Queued payload bytes. */
+  bytes = 0;
+  private readonly expiry = new Timer();
+  private expiryAt = Infinity;
 
-  constructor(options: ResolvedOutboxOptions) {
-    this.#options = options;
-  }
-
-  get enabled(): boolean {
-    return this.#options.queue;
-  }
+  constructor(private readonly options: ResolvedOutboxOptions) {}
 
   get length(): number {
-    return this.#entries.length;
-  }
-
-  get bytes(): number {
-    return this.#bytes;
+    return this.entries.length;
   }
 
   /** Queue a message; the promise settles when it is written, expires, or is dropped. */
@@ -92,17 +81,17 @@ export class Outbox {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     const bytes = byteLength(data);
-    if (this.#entries.length + 1 > this.#options.maxMessages || this.#bytes + bytes > this.#options.maxBytes) {
+    if (this.entries.length + 1 > this.options.maxMessages || this.bytes + bytes > this.options.maxBytes) {
       return Promise.reject(
         new OutboxOverflowError(
-          `The outbox is full (${this.#entries.length} messages, ${this.#bytes} bytes; bounds ${this.#options.maxMessages} messages, ${this.#options.maxBytes} bytes)`,
-          this.#entries.length,
-          this.#bytes,
+          `The outbox is full (${this.entries.length} messages, ${this.bytes} bytes; bounds ${this.options.maxMessages} messages, ${this.options.maxBytes} bytes)`,
+          this.entries.length,
+          this.bytes,
         ),
       );
     }
     const now = Date.now();
-    const ttl = options.ttl ?? this.#options.ttl;
+    const ttl = options.ttl ?? this.options.ttl;
     return new Promise<void>((resolve, reject) => {
       const entry: InternalEntry = {
         type,
@@ -117,25 +106,25 @@ export class Outbox {
       };
       if (signal) {
         entry.onAbort = () => {
-          if (this.#remove(entry)) reject(abortReason(signal));
+          if (this.remove(entry)) reject(abortReason(signal));
         };
         signal.addEventListener('abort', entry.onAbort, { once: true });
       }
-      this.#entries.push(entry);
-      this.#bytes += bytes;
-      this.#armExpiry(entry.expiresAt);
+      this.entries.push(entry);
+      this.bytes += bytes;
+      this.armExpiry(entry.expiresAt);
     });
   }
 
   /** The oldest message that has not expired (expired ones are rejected on the way), removed from the queue. */
   shift(): OutboxEntry | undefined {
     const now = Date.now();
-    if (now >= this.#expiryAt) this.#sweep(now);
-    const entry = this.#entries.shift();
+    if (now >= this.expiryAt) this.sweep(now);
+    const entry = this.entries.shift();
     if (!entry) return undefined;
-    this.#detach(entry);
-    this.#bytes -= entry.bytes;
-    if (this.#entries.length === 0) this.#disarm();
+    this.detach(entry);
+    this.bytes -= entry.bytes;
+    if (this.entries.length === 0) this.disarm();
     return entry;
   }
 
@@ -147,66 +136,91 @@ export class Outbox {
       return;
     }
     if (internal.signal && internal.onAbort) internal.signal.addEventListener('abort', internal.onAbort, { once: true });
-    this.#entries.unshift(internal);
-    this.#bytes += entry.bytes;
-    this.#armExpiry(entry.expiresAt);
+    this.entries.unshift(internal);
+    this.bytes += entry.bytes;
+    this.armExpiry(entry.expiresAt);
   }
 
   /** Reject and drop everything (the engine stopped). */
   rejectAll(error: unknown): void {
-    const entries = this.#entries.splice(0);
-    this.#bytes = 0;
-    this.#disarm();
+    const entries = this.entries.splice(0);
+    this.bytes = 0;
+    this.disarm();
     for (const entry of entries) {
-      this.#detach(entry);
+      this.detach(entry);
       entry.reject(error);
     }
   }
 
-  #remove(entry: InternalEntry): boolean {
-    const index = this.#entries.indexOf(entry);
+  /**
+   * Write the queue in order through `write` while `flushing()` holds; sends made meanwhile join
+   * its end, so order is kept. An entry the connection could not take (it went away) keeps its
+   * place for the next connection. `drained` runs in the same turn as the last `shift()`, so that
+   * no send can slip into the queue between the end of the flush and the switch to direct writes.
+   */
+  async flush(write: (type: MessageType, data: WriteData) => Promise<void>, flushing: () => boolean, drained: () => void): Promise<void> {
+    while (flushing()) {
+      const entry = this.shift();
+      if (!entry) break;
+      try {
+        await write(entry.type, entry.data);
+        entry.resolve();
+      } catch (error) {
+        if (isConnectionGone(error)) {
+          // Not handed to the socket: it keeps its place for the next connection.
+          this.unshift(entry);
+          break;
+        }
+        entry.reject(error);
+      }
+    }
+    drained();
+  }
+
+  private remove(entry: InternalEntry): boolean {
+    const index = this.entries.indexOf(entry);
     if (index < 0) return false;
-    this.#entries.splice(index, 1);
-    this.#bytes -= entry.bytes;
-    this.#detach(entry);
-    if (this.#entries.length === 0) this.#disarm();
+    this.entries.splice(index, 1);
+    this.bytes -= entry.bytes;
+    this.detach(entry);
+    if (this.entries.length === 0) this.disarm();
     return true;
   }
 
-  #detach(entry: InternalEntry): void {
+  private detach(entry: InternalEntry): void {
     if (entry.signal && entry.onAbort) entry.signal.removeEventListener('abort', entry.onAbort);
   }
 
   /** Reject every expired message and re-arm the timer for the next expiry. */
-  #sweep(now: number): void {
+  private sweep(now: number): void {
     let next = Infinity;
-    for (let i = 0; i < this.#entries.length; ) {
-      const entry = this.#entries[i]!;
+    for (let i = 0; i < this.entries.length; ) {
+      const entry = this.entries[i]!;
       if (entry.expiresAt <= now) {
-        this.#entries.splice(i, 1);
-        this.#bytes -= entry.bytes;
-        this.#detach(entry);
+        this.entries.splice(i, 1);
+        this.bytes -= entry.bytes;
+        this.detach(entry);
         entry.reject(new MessageExpiredError(now - entry.enqueuedAt));
       } else {
         next = Math.min(next, entry.expiresAt);
         i++;
       }
     }
-    this.#disarm();
-    if (next !== Infinity) this.#armExpiry(next);
+    this.disarm();
+    if (next !== Infinity) this.armExpiry(next);
   }
 
-  #armExpiry(at: number): void {
-    if (!Number.isFinite(at) || at >= this.#expiryAt) return;
-    this.#expiryAt = at;
-    this.#expiry.arm(Math.max(0, at - Date.now()), () => {
-      this.#expiryAt = Infinity;
-      this.#sweep(Date.now());
+  private armExpiry(at: number): void {
+    if (!Number.isFinite(at) || at >= this.expiryAt) return;
+    this.expiryAt = at;
+    this.expiry.arm(Math.max(0, at - Date.now()), () => {
+      this.expiryAt = Infinity;
+      this.sweep(Date.now());
     });
   }
 
-  #disarm(): void {
-    this.#expiry.cancel();
-    this.#expiryAt = Infinity;
+  private disarm(): void {
+    this.expiry.cancel();
+    this.expiryAt = Infinity;
   }
 }

@@ -1,13 +1,12 @@
 /**
- * When and how soon to reconnect. The retry loop itself is p-retry's (attempt counting, the
- * limit, abort); this module adds what a WebSocket client needs on top: a per-failure decision
- * that knows handshake statuses and close codes, exponential backoff with jitter inside
- * [minDelay, maxDelay], and the server's `Retry-After` on 429 and 503 (RFC 9110 section 10.2.3).
+ * When and how soon to reconnect: the options, a per-failure decision that knows handshake
+ * statuses and close codes, exponential backoff with jitter inside [minDelay, maxDelay], and the
+ * server's `Retry-After` on 429 and 503 (RFC 9110 section 10.2.3). The retry loop that applies
+ * them is p-retry's, driven by the supervisor (`supervisor.ts`).
  */
-import pRetry from 'p-retry';
 import { HandshakeError, InvalidArgumentError, UnsupportedOperationError, WebSocketCloseError } from '../adapters/errors.js';
-import { InvalidOptionError, RetriesExhaustedError } from './errors.js';
-import { sleep } from './timers.js';
+import { InvalidOptionError } from './errors.js';
+import { expectOption, numberOption } from './options.js';
 
 /** What a retry decision is told besides the error. */
 export interface RetryContext {
@@ -98,20 +97,6 @@ export function retryAfterMs(error: unknown, now = Date.now()): number | undefin
   return Math.max(0, date - now);
 }
 
-function checkNumber(name: string, value: unknown, min: number, allowInfinity = false): number {
-  if (typeof value !== 'number' || Number.isNaN(value) || value < min || (!allowInfinity && !Number.isFinite(value))) {
-    throw new InvalidOptionError(name, `expected a ${allowInfinity ? 'number or Infinity' : 'finite number'} >= ${min}, got ${String(value)}`);
-  }
-  return value;
-}
-
-/** A failure wrapped for p-retry, which treats some raw errors (TypeError) specially. */
-class AttemptFailure extends Error {
-  constructor(readonly failure: unknown) {
-    super('connection attempt failed');
-  }
-}
-
 /** Details of a scheduled retry. */
 export interface RetryInfo {
   /** The number of the next attempt. */
@@ -120,26 +105,6 @@ export interface RetryInfo {
   readonly delayMs: number;
   /** The failure that caused it. */
   readonly error: unknown;
-}
-
-export interface RunOptions {
-  /** Aborts the waits and the loop (stop()). */
-  readonly signal: AbortSignal;
-  /** Attempts already made in this outage (a short-lived connection does not reset the count). */
-  readonly attemptsSoFar: number;
-  /** At most this many attempts in this call (`Infinity`: no limit). */
-  readonly maxAttempts: number;
-  /**
-   * Index of the wait after attempt N is N + waitOffset: 1 when the outage began with a lost
-   * connection (its first wait came before attempt 1), 0 when it began with `start()`.
-   */
-  readonly waitOffset: number;
-  /** Called after each failed attempt, with its number. */
-  readonly onFailure: (error: unknown, attempt: number) => void | Promise<void>;
-  /** Called before waiting for the next attempt. */
-  readonly onRetry: (info: RetryInfo) => void;
-  /** Lets a caller cut the current wait short (restart()): a promise that settles when it should. */
-  readonly skipWait?: () => Promise<void> | undefined;
 }
 
 export class ReconnectPolicy {
@@ -152,47 +117,38 @@ export class ReconnectPolicy {
   readonly openTimeout: number;
   readonly retryOnStart: boolean;
   readonly maxRetryAfter: number;
-  readonly #shouldRetry: ((error: unknown, context: RetryContext) => boolean) | undefined;
-  readonly #random: () => number;
+  private readonly decide: ((error: unknown, context: RetryContext) => boolean) | undefined;
 
-  constructor(options: ReconnectOptions = {}, random: () => number = Math.random) {
-    this.retries = checkNumber('reconnect.retries', options.retries ?? Infinity, 0, true);
-    if (Number.isFinite(this.retries) && !Number.isInteger(this.retries)) {
-      throw new InvalidOptionError('reconnect.retries', `expected an integer or Infinity, got ${this.retries}`);
-    }
-    this.minDelay = checkNumber('reconnect.minDelay', options.minDelay ?? 1000, 0);
-    this.maxDelay = checkNumber('reconnect.maxDelay', options.maxDelay ?? 30_000, 0);
-    if (this.maxDelay < this.minDelay) {
-      throw new InvalidOptionError('reconnect.maxDelay', `must be >= reconnect.minDelay (${this.minDelay}), got ${this.maxDelay}`);
-    }
-    this.factor = checkNumber('reconnect.factor', options.factor ?? 2, 1);
-    this.jitter = checkNumber('reconnect.jitter', options.jitter ?? 0.2, 0);
-    if (this.jitter > 1) throw new InvalidOptionError('reconnect.jitter', `expected a fraction in [0, 1], got ${this.jitter}`);
-    this.minUptime = checkNumber('reconnect.minUptime', options.minUptime ?? 5000, 0);
-    this.openTimeout = checkNumber('reconnect.openTimeout', options.openTimeout ?? 10_000, 1);
-    this.maxRetryAfter = checkNumber('reconnect.maxRetryAfter', options.maxRetryAfter ?? 600_000, 0);
-    if (options.retryOnStart !== undefined && typeof options.retryOnStart !== 'boolean') {
-      throw new InvalidOptionError('reconnect.retryOnStart', `expected a boolean, got ${typeof options.retryOnStart}`);
-    }
+  constructor(
+    options: ReconnectOptions = {},
+    private readonly random: () => number = Math.random,
+  ) {
+    const o = options;
+    this.retries = numberOption('reconnect.retries', o.retries, Infinity, 0, Infinity, true);
+    this.minDelay = numberOption('reconnect.minDelay', o.minDelay, 1000, 0);
+    this.maxDelay = numberOption('reconnect.maxDelay', o.maxDelay, 30_000, this.minDelay);
+    this.factor = numberOption('reconnect.factor', o.factor, 2, 1);
+    this.jitter = numberOption('reconnect.jitter', o.jitter, 0.2, 0, 1);
+    this.minUptime = numberOption('reconnect.minUptime', o.minUptime, 5000, 0);
+    this.openTimeout = numberOption('reconnect.openTimeout', o.openTimeout, 10_000, 1);
+    this.maxRetryAfter = numberOption('reconnect.maxRetryAfter', o.maxRetryAfter, 600_000, 0);
+    expectOption(options.retryOnStart === undefined || typeof options.retryOnStart === 'boolean', 'reconnect.retryOnStart', 'a boolean', options.retryOnStart);
     this.retryOnStart = options.retryOnStart ?? true;
-    if (options.shouldRetry !== undefined && typeof options.shouldRetry !== 'function') {
-      throw new InvalidOptionError('reconnect.shouldRetry', `expected a function, got ${typeof options.shouldRetry}`);
-    }
-    this.#shouldRetry = options.shouldRetry;
-    this.#random = random;
+    expectOption(options.shouldRetry === undefined || typeof options.shouldRetry === 'function', 'reconnect.shouldRetry', 'a function', options.shouldRetry);
+    this.decide = options.shouldRetry;
   }
 
   /** Whether `error` is worth another attempt, by the user's rule or the default one. */
   shouldRetry(error: unknown, attempt: number, phase: RetryContext['phase']): boolean {
     const defaultDecision = defaultShouldRetry(error);
-    if (!this.#shouldRetry) return defaultDecision;
-    return this.#shouldRetry(error, { attempt, phase, defaultDecision }) === true;
+    if (!this.decide) return defaultDecision;
+    return this.decide(error, { attempt, phase, defaultDecision }) === true;
   }
 
   /** The wait after failed attempt number `attempt` (1-based), honouring `Retry-After`. */
   delayFor(attempt: number, error?: unknown): number {
     const base = Math.min(this.maxDelay, this.minDelay * this.factor ** Math.max(0, attempt - 1));
-    const spread = this.jitter === 0 ? 1 : 1 + this.jitter * (2 * this.#random() - 1);
+    const spread = this.jitter === 0 ? 1 : 1 + this.jitter * (2 * this.random() - 1);
     let delay = Math.round(Math.min(this.maxDelay, Math.max(this.minDelay, base * spread)));
     const asked = retryAfterMs(error);
     if (asked !== undefined) delay = Math.max(delay, Math.min(asked, this.maxRetryAfter));
@@ -203,59 +159,4 @@ export class ReconnectPolicy {
   resetsCount(uptimeMs: number): boolean {
     return uptimeMs >= this.minUptime;
   }
-
-  /**
-   * Run `attempt` until it succeeds, the decision says stop (rejects with that failure), the
-   * limit is reached (rejects with {@link RetriesExhaustedError}) or the signal aborts (rejects
-   * with its reason).
-   */
-  async run<T>(attempt: (attempt: number) => Promise<T>, options: RunOptions): Promise<T> {
-    const already = options.attemptsSoFar;
-    const remaining = Number.isFinite(options.maxAttempts) ? Math.max(0, options.maxAttempts - 1) : Infinity;
-    let refused = false;
-    let made = already;
-    try {
-      return await pRetry(
-        async (n: number) => {
-          made = already + n;
-          try {
-            return await attempt(already + n);
-          } catch (error) {
-            throw new AttemptFailure(error);
-          }
-        },
-        {
-          retries: remaining,
-          // The waits are ours (jitter within bounds, Retry-After): p-retry's own are zero.
-          minTimeout: 0,
-          factor: 1,
-          signal: options.signal,
-          onFailedAttempt: async ({ error, attemptNumber }) => {
-            await options.onFailure(unwrap(error), already + attemptNumber);
-          },
-          shouldRetry: async ({ error, attemptNumber }) => {
-            const failure = unwrap(error);
-            const number = already + attemptNumber;
-            if (!this.shouldRetry(failure, number, 'connect')) {
-              refused = true;
-              return false;
-            }
-            const delayMs = this.delayFor(number + options.waitOffset, failure);
-            options.onRetry({ attempt: number + 1, delayMs, error: failure });
-            await sleep(delayMs, options.signal, options.skipWait?.());
-            return true;
-          },
-        },
-      );
-    } catch (error) {
-      if (options.signal.aborted) throw options.signal.reason;
-      const failure = unwrap(error);
-      if (refused || !(error instanceof AttemptFailure)) throw failure;
-      throw new RetriesExhaustedError(made, failure);
-    }
-  }
-}
-
-function unwrap(error: unknown): unknown {
-  return error instanceof AttemptFailure ? error.failure : error;
 }

@@ -1,19 +1,21 @@
 /**
- * The engine's lifecycle as an explicit state machine:
+ * The engine's lifecycle as an explicit state machine, and the phases of one connection.
  *
  * ```
  * idle -> connecting -> open -> closing -> reconnecting -> connecting -> ...
  *                 \                  \--> connecting (restart(): no wait)
  *                  \-> reconnecting (attempt failed, waiting for the next one)
+ * any state -> stopped (stop(), exit(), retries exhausted, failure not worth retrying)
+ * stopped -> connecting (start() again)
  * ```
  *
  * Every connection that ends, whoever ended it, goes through `closing` (the close hook runs and
  * the socket is closed there), and the engine leaves `open` the moment the end is known.
  *
- * ```
- * any state -> stopped (stop(), exit(), retries exhausted, failure not worth retrying)
- * stopped -> connecting (start() again)
- * ```
+ * The engine keeps no other flag: "stopping" is derived (the engine's life signal is aborted and
+ * the state is not yet `stopped`), everything about one connection is its {@link SessionPhase},
+ * the read loop's part in the read gate is its {@link ReaderPhase}, and its heartbeat's is its
+ * {@link HeartbeatPhase}.
  */
 import { InvalidStateError } from '../adapters/errors.js';
 
@@ -43,23 +45,36 @@ export function canTransition(from: EngineState, to: EngineState): boolean {
 
 /** Holds the current state; refuses transitions the diagram does not have (a bug, not a user error). */
 export class StateMachine {
-  #state: EngineState = EngineState.Idle;
-  readonly #onChange: (to: EngineState, from: EngineState) => void;
+  state: EngineState = EngineState.Idle;
 
-  constructor(onChange: (to: EngineState, from: EngineState) => void) {
-    this.#onChange = onChange;
-  }
-
-  get state(): EngineState {
-    return this.#state;
-  }
+  constructor(private readonly onChange: (to: EngineState, from: EngineState) => void) {}
 
   /** Move to `to`; a no-op when already there. */
   to(to: EngineState): void {
-    const from = this.#state;
+    const from = this.state;
     if (from === to) return;
     if (!canTransition(from, to)) throw new InvalidStateError(`Engine state cannot go from ${from} to ${to}`);
-    this.#state = to;
-    this.#onChange(to, from);
+    this.state = to;
+    this.onChange(to, from);
   }
 }
+
+/**
+ * One connection's life: `opening` (dialled; the open hooks run and sends go straight to it),
+ * `flushing` (open; the outbox is being written, so new sends join its end to keep their order),
+ * `open` (sends are written at once), `ended` (its end is known; nothing more goes out on it).
+ */
+export type SessionPhase = 'opening' | 'flushing' | 'open' | 'ended';
+
+/**
+ * The read loop, as the read gate sees it: `reading` (an exclusive holder must wait for it to
+ * park, or take over its read in flight), `parked` (waiting at the closed gate), `gone` (no
+ * connection, so no reader: holders need not wait).
+ */
+export type ReaderPhase = 'reading' | 'parked' | 'gone';
+
+/**
+ * One connection's heartbeat: `waiting` (for the next probe, or watching for traffic), `probing`
+ * (a probe is out; its answer, or the deadline, comes next), `stopped`.
+ */
+export type HeartbeatPhase = 'waiting' | 'probing' | 'stopped';

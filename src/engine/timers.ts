@@ -4,62 +4,40 @@
  * fake clocks do not reach it.
  */
 
-/** Resolve after `ms`, or early when `skip` settles; reject with the signal's reason when it aborts. */
-export function sleep(ms: number, signal?: AbortSignal, skip?: Promise<void>): Promise<void> {
-  if (signal?.aborted) return Promise.reject(signal.reason);
-  // No timer for no delay: a timer of 0 ms fires after 1 ms at the earliest in Node, which
-  // was most of a reconnect with `minDelay: 0` (a dial on loopback takes less).
-  if (ms <= 0) return Promise.resolve();
+/** Resolve after `ms`; reject with the signal's reason when it aborts. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<void>((resolve, reject) => {
-    let done = false;
-    const finish = (): void => {
-      if (done) return;
-      done = true;
-      globalThis.clearTimeout(handle);
-      signal?.removeEventListener('abort', onAbort);
-    };
     const onAbort = (): void => {
-      finish();
-      reject(signal!.reason);
+      globalThis.clearTimeout(handle);
+      reject(signal.reason);
     };
     const handle = globalThis.setTimeout(() => {
-      finish();
+      signal.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    skip?.then(
-      () => {
-        if (done) return;
-        finish();
-        resolve();
-      },
-      () => {},
-    );
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 }
 
 /** A timer that can be (re)armed and cancelled; keeps at most one pending callback. */
 export class Timer {
-  #handle: ReturnType<typeof globalThis.setTimeout> | undefined;
+  private handle: ReturnType<typeof globalThis.setTimeout> | undefined;
 
   /** Run `callback` after `ms`, replacing any pending one. */
   arm(ms: number, callback: () => void): void {
     this.cancel();
-    this.#handle = globalThis.setTimeout(() => {
-      this.#handle = undefined;
+    this.handle = globalThis.setTimeout(() => {
+      this.handle = undefined;
       callback();
     }, ms);
   }
 
   cancel(): void {
-    if (this.#handle !== undefined) {
-      globalThis.clearTimeout(this.#handle);
-      this.#handle = undefined;
+    if (this.handle !== undefined) {
+      globalThis.clearTimeout(this.handle);
+      this.handle = undefined;
     }
-  }
-
-  get pending(): boolean {
-    return this.#handle !== undefined;
   }
 }
 

@@ -1,8 +1,9 @@
 /**
- * Optional OpenTelemetry spans. `@opentelemetry/api` is an optional peer dependency: it is
- * loaded once, lazily, with a dynamic import that is allowed to fail. Without it (or with
- * `tracing: false`) every span call is a no-op on an `undefined` tracer: nothing is allocated.
- * Without a registered SDK the API itself hands out non-recording spans, which are cheap too.
+ * Optional OpenTelemetry spans: `createEngine({ ..., tracing: otelTracing() })`. A separate
+ * function, so that an app without tracing ships none of it. `@opentelemetry/api` is an optional
+ * peer dependency: `otelTracing()` without a tracer loads it once, lazily, with a dynamic import
+ * that is allowed to fail (then nothing is traced); spans of attempts made before it loaded are
+ * skipped. Without a registered SDK the API itself hands out non-recording spans, which are cheap.
  *
  * Spans: `wsengine.connect` for each connection attempt (dial plus the open hook), and
  * `wsengine.close` for each local close. Attribute names follow the OpenTelemetry semantic
@@ -50,25 +51,38 @@ export function loadGlobalTracer(): Promise<TracerLike | undefined> {
   return loading;
 }
 
-/** Resolve the `tracing` option: `false`, `true` (the global tracer if installed), or a tracer. */
-export async function resolveTracer(option: boolean | TracerLike | undefined): Promise<TracerLike | undefined> {
-  if (option === false) return undefined;
-  if (option === undefined || option === true) return loadGlobalTracer();
-  return option;
+/** Ends a span: with no argument it succeeded, with one it failed with that error. */
+export type SpanEnd = (error?: unknown) => void;
+
+/** What the engine asks of its `tracing` option: a span per connection attempt and per local close. */
+export interface EngineTracing {
+  /** An attempt (dial plus open hooks) to `url` begins. */
+  connect(url: string, attempt: number): SpanEnd | undefined;
+  /** A local close with `code` begins. */
+  close(code: number): SpanEnd | undefined;
 }
 
-/** Start a span, or nothing without a tracer. */
-export function startSpan(
-  tracer: TracerLike | undefined,
-  name: string,
-  attributes: Record<string, string | number | boolean>,
-): SpanLike | undefined {
-  return tracer?.startSpan(name, { attributes });
+/**
+ * Spans on an OpenTelemetry tracer: `wsengine.connect` per attempt (`server.address`,
+ * `server.port`, `url.full` without query or credentials, `wsengine.attempt`) and
+ * `wsengine.close` per local close (`websocket.close.code`). Without `tracer`, the global tracer
+ * of `@opentelemetry/api` when that package is installed.
+ */
+export function otelTracing(tracer?: TracerLike): EngineTracing {
+  let current = tracer;
+  if (!current) void loadGlobalTracer().then((loaded) => (current = loaded));
+  const span = (name: string, attributes: Record<string, string | number | boolean>): SpanEnd | undefined => {
+    const started = current?.startSpan(name, { attributes });
+    return started && ((error) => endSpan(started, error));
+  };
+  return {
+    connect: (url, attempt) => span('wsengine.connect', { ...urlAttributes(url), 'wsengine.attempt': attempt }),
+    close: (code) => span('wsengine.close', { 'websocket.close.code': code }),
+  };
 }
 
 /** End a span, recording `error` if the operation failed. */
-export function endSpan(span: SpanLike | undefined, error?: unknown): void {
-  if (!span) return;
+function endSpan(span: SpanLike, error?: unknown): void {
   if (error === undefined) span.setStatus({ code: STATUS_OK });
   else {
     span.recordException(error instanceof Error ? error : String(error));
@@ -78,7 +92,7 @@ export function endSpan(span: SpanLike | undefined, error?: unknown): void {
 }
 
 /** `server.address` and `server.port` of a URL string. */
-export function urlAttributes(url: string): Record<string, string | number> {
+function urlAttributes(url: string): Record<string, string | number> {
   try {
     const parsed = new URL(url);
     const port = parsed.port ? Number(parsed.port) : parsed.protocol === 'wss:' || parsed.protocol === 'https:' ? 443 : 80;

@@ -11,3 +11,4 @@ export type { ContractPeer, PeerConnection, PeerRefusal, PeerFactory } from './p
 export { createMockPair, MockContractPeer, type MockPair, type MockPairOptions } from './mock-peer.js';
 export { createWsPeer, type WsPeer, type WsPeerConnection, type WsPeerOptions } from './ws-peer.js';
 export { rejection } from './rejection.js';
+export { FaultProxy, type FaultProxyOptions } from './fault-proxy.js';

@@ -18,6 +18,8 @@ import {
   createEngine,
   type HookContext,
   type OpenInfo,
+  createOutbox,
+  messages,
 } from '../../src/engine/index.js';
 import { MockServer, type MockServerConnection } from '../../src/mocks/index.js';
 import { cleanup, harness } from './helpers.js';
@@ -47,7 +49,7 @@ describe('sending from the open hook', () => {
 
   it('with outbox.queue, open-hook sends go before the queued messages, which go before later sends', async () => {
     const { engine, server } = harness({
-      outbox: { queue: true },
+      outbox: createOutbox(),
       onOpen: async () => {
         await engine.sendText('subscribe');
         await engine.sendBinary(new Uint8Array([1, 2, 3]));
@@ -203,7 +205,7 @@ describe('error messages name the actual state', () => {
   });
 
   it('after restart() with outbox.queue, a send waits for the new connection', async () => {
-    const { engine, server } = harness({ outbox: { queue: true } });
+    const { engine, server } = harness({ outbox: createOutbox() });
     await engine.start();
     await server.accept();
     engine.restart();
@@ -362,6 +364,15 @@ describe('start() retries by default', () => {
     expect(server.requests).toHaveLength(0);
   });
 
+  it('a signal aborted by an open listener, once the first connection is open, changes nothing', async () => {
+    const { engine } = harness();
+    const controller = new AbortController();
+    engine.once('open', () => controller.abort());
+    await engine.start({ signal: controller.signal });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(engine.state).toBe('open');
+  });
+
   it('a signal that aborts after the open changes nothing', async () => {
     const { engine } = harness();
     const controller = new AbortController();
@@ -376,7 +387,7 @@ describe('addOpenHook', () => {
   it('runs after onOpen in registration order; its sends go before the outbox; the remover removes it', async () => {
     const order: string[] = [];
     const { engine, server } = harness({
-      outbox: { queue: true },
+      outbox: createOutbox(),
       onOpen: () => void order.push('onOpen'),
     });
     engine.addOpenHook(async (ctx) => {
@@ -440,7 +451,7 @@ describe('intercept', () => {
       return m.data === 'mine';
     });
     await engine.start();
-    const iterator = engine[Symbol.asyncIterator]();
+    const iterator = messages(engine);
     const conn = await server.accept();
     for (const text of ['tick 1', 'rpc:reply', 'mine', 'tick 2']) await conn.sendText(text);
     await vi.advanceTimersByTimeAsync(0);

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createWsAdapter, type WsAdapter } from '../../src/adapters/ws.js';
-import { createEngine, type Engine, type EngineOptions } from '../../src/engine/index.js';
+import { createEngine, exclusive, type Engine, type EngineOptions } from '../../src/engine/index.js';
 
 const BURST = 50;
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -69,7 +69,7 @@ function startEngine(options: EngineOptions): Engine {
  * arrived (the pong follows it on the same stream): the engine then finds it queued.
  */
 async function queueBurst(engine: Engine, ws: WebSocket, tag = 'm'): Promise<void> {
-  await engine.exclusive(async (adapter) => {
+  await exclusive(engine, async (adapter) => {
     for (let i = 0; i < BURST; i++) ws.send(`${tag}${i}`);
     await adapter.ping();
   });
@@ -148,7 +148,7 @@ it('holds the rest of a burst when the hook pauses mid-burst, and delivers it on
   await engine.start();
   await queueBurst(engine, await accepted);
   // An exclusive hold starts only once the paused reader has parked: nothing more came through.
-  await engine.exclusive(() => undefined);
+  await exclusive(engine, () => undefined);
   expect(seen).toEqual(names('m', 0, 11));
   expect(engine.paused).toBe(true);
   engine.resume();
@@ -186,7 +186,7 @@ it('lets an exclusive holder drain a burst in order, the carried-over read first
   const accepted = server.next();
   await engine.start();
   const ws = await accepted;
-  const drained = await engine.exclusive(async (adapter) => {
+  const drained = await exclusive(engine, async (adapter) => {
     for (let i = 0; i < BURST; i++) ws.send(`m${i}`);
     await adapter.ping();
     // m0 went to the engine's read in flight, which this holder took over: nothing overtakes it.

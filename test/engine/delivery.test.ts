@@ -3,7 +3,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MessageType, type Message } from '../../src/adapters/index.js';
-import { NotConnectedError, RetriesExhaustedError } from '../../src/engine/index.js';
+import { NotConnectedError, RetriesExhaustedError, exclusive, messages } from '../../src/engine/index.js';
 import { cleanup, harness } from './helpers.js';
 
 beforeEach(() => {
@@ -73,7 +73,7 @@ describe('async iteration', () => {
     const conn = await server.accept();
     const seen: string[] = [];
     const loop = (async () => {
-      for await (const m of engine) {
+      for await (const m of messages(engine)) {
         seen.push(m.data as string);
         if (seen.length === 3) void engine.stop();
       }
@@ -87,7 +87,7 @@ describe('async iteration', () => {
   it('throws the failure when the engine gives up', async () => {
     const { engine, server } = harness({ reconnect: { retries: 1, minUptime: 0 } });
     await engine.start();
-    const iterator = engine[Symbol.asyncIterator]();
+    const iterator = messages(engine);
     const result = iterator.next().catch((e: unknown) => e);
     await server.stop();
     await vi.advanceTimersByTimeAsync(1000);
@@ -95,10 +95,10 @@ describe('async iteration', () => {
   });
 
   it('a slow iterator holds the reads once its buffer is full', async () => {
-    const { engine, server } = harness({ delivery: { iteratorBuffer: 2 } });
+    const { engine, server } = harness();
     await engine.start();
     const conn = await server.accept();
-    const iterator = engine[Symbol.asyncIterator]();
+    const iterator = messages(engine, { buffer: 2 });
     for (let i = 0; i < 5; i++) void conn.sendText(`m${i}`);
     await vi.advanceTimersByTimeAsync(0);
     // Two wait in the iterator; the engine stopped reading after them.
@@ -139,7 +139,7 @@ describe('pause, resume, exclusive', () => {
     });
     await conn.sendText('before');
     await vi.advanceTimersByTimeAsync(0);
-    const reply = await engine.exclusive(async (adapter) => {
+    const reply = await exclusive(engine, async (adapter) => {
       await adapter.write(MessageType.Text, 'snapshot?');
       return (await adapter.read()) as Message;
     });
@@ -163,12 +163,12 @@ describe('pause, resume, exclusive', () => {
     const conn = await server.accept();
     await conn.sendText('m');
     await vi.advanceTimersByTimeAsync(0);
-    const a = engine.exclusive(async () => {
+    const a = exclusive(engine, async () => {
       order.push('a');
       await new Promise((r) => setTimeout(r, 10));
       order.push('a done');
     });
-    const b = engine.exclusive(() => void order.push('b'));
+    const b = exclusive(engine, () => void order.push('b'));
     await vi.advanceTimersByTimeAsync(0);
     expect(order).toEqual(['hook m']);
     gate.resolve();
@@ -179,7 +179,7 @@ describe('pause, resume, exclusive', () => {
 
   it('exclusive() without an open connection rejects with NotConnectedError', async () => {
     const { engine } = harness();
-    await expect(engine.exclusive(() => 1)).rejects.toBeInstanceOf(NotConnectedError);
+    await expect(exclusive(engine, () => 1)).rejects.toBeInstanceOf(NotConnectedError);
   });
 
   it('while paused, a read in flight still notices a lost connection at once', async () => {
@@ -227,7 +227,7 @@ describe('pause, resume, exclusive', () => {
     await engine.start();
     const conn = await server.accept();
     await vi.advanceTimersByTimeAsync(0);
-    const got = engine.exclusive(async (adapter) => [(await adapter.read()).data, (await adapter.read()).data]);
+    const got = exclusive(engine, async (adapter) => [(await adapter.read()).data, (await adapter.read()).data]);
     await conn.sendText('one');
     await conn.sendText('two');
     await conn.sendText('three');

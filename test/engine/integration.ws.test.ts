@@ -14,8 +14,9 @@ import {
   type Engine,
   type EngineEvents,
   type EngineOptions,
+  createOutbox,
 } from '../../src/engine/index.js';
-import { FaultProxy } from '../utils/fault-proxy.js';
+import { FaultProxy } from '../../src/testing/fault-proxy.js';
 
 interface Server {
   readonly wss: WebSocketServer;
@@ -237,7 +238,7 @@ describe('the engine over ws, through the fault proxy', () => {
   it('rejects queued messages that expire while disconnected; they are never sent', async () => {
     const server = await startServer();
     const proxy = await startProxy(server.port);
-    const engine = engineFor(proxy.url(), { outbox: { queue: true, ttl: 150 }, reconnect: { maxDelay: 50 } });
+    const engine = engineFor(proxy.url(), { outbox: createOutbox({ ttl: 150 }), reconnect: { maxDelay: 50 } });
     await engine.start();
     await engine.sendText('while open');
     await receivedBy(server, 'while open');

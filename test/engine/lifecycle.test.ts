@@ -325,7 +325,8 @@ describe('options', () => {
       [{ reconnect: { jitter: 2 } }, 'reconnect.jitter'],
       [{ heartbeat: { interval: 0 } }, 'heartbeat.interval'],
       [{ heartbeat: { mode: 'message' } }, 'heartbeat.message'],
-      [{ outbox: { maxMessages: 0 } }, 'outbox.maxMessages'],
+      [{ outbox: { queue: true } }, 'outbox'],
+      [{ tracing: true }, 'tracing'],
       [{ delivery: { concurrency: 0 } }, 'delivery.concurrency'],
       [{ closeTimeout: -5 }, 'closeTimeout'],
     ];

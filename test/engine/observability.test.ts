@@ -2,7 +2,7 @@
  * Metrics snapshots and OpenTelemetry spans.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createEngine, type SpanLike, type TracerLike } from '../../src/engine/index.js';
+import { createEngine, otelTracing, type SpanLike, type TracerLike } from '../../src/engine/index.js';
 import { loadGlobalTracer } from '../../src/engine/tracing.js';
 import { MockServer } from '../../src/mocks/index.js';
 import { cleanup, harness } from './helpers.js';
@@ -53,7 +53,7 @@ describe('metrics', () => {
 describe('tracing', () => {
   it('records a span per connection attempt and per local close with a given tracer', async () => {
     const tracer = new RecordingTracer();
-    const { engine, server } = harness({ tracing: tracer, reconnect: { retryOnStart: false } });
+    const { engine, server } = harness({ tracing: otelTracing(tracer), reconnect: { retryOnStart: false } });
     server.refuseNext({ status: 500 });
     await expect(engine.start()).rejects.toThrow();
     await engine.start();
@@ -72,9 +72,9 @@ describe('tracing', () => {
     const span = tracer!.startSpan('probe');
     expect(typeof span.end).toBe('function');
     span.end();
-    // The default (tracing: true) path connects through it.
+    // otelTracing() without a tracer connects through it.
     const server = new MockServer();
-    const engine = createEngine({ url: server.url, adapter: () => server.createAdapter(), heartbeat: false });
+    const engine = createEngine({ url: server.url, adapter: () => server.createAdapter(), heartbeat: false, tracing: otelTracing() });
     await engine.start();
     await engine.stop();
     expect(engine.state).toBe('stopped');

@@ -8,6 +8,8 @@ import {
   MessageExpiredError,
   NotConnectedError,
   OutboxOverflowError,
+  createOutbox,
+  InvalidOptionError,
 } from '../../src/engine/index.js';
 import { cleanup, harness } from './helpers.js';
 
@@ -49,7 +51,7 @@ describe('queueing', () => {
   it('queues while disconnected and flushes in order after the open hook', async () => {
     const { engine, server } = harness({
       reconnect: { minUptime: 0 },
-      outbox: { queue: true },
+      outbox: createOutbox(),
       onOpen: async (ctx) => {
         await ctx.adapter.write(MessageType.Text, 'auth');
       },
@@ -74,7 +76,7 @@ describe('queueing', () => {
     let opens = 0;
     const { engine, server } = harness({
       reconnect: { minUptime: 0 },
-      outbox: { queue: true },
+      outbox: createOutbox(),
       onOpen: () => {
         // The first connection dies right after its open hook, before the outbox is flushed.
         if (++opens === 1) server.connections[0]!.drop();
@@ -89,7 +91,7 @@ describe('queueing', () => {
   });
 
   it('rejects expired messages to their callers and never sends them', async () => {
-    const { engine, server } = harness({ reconnect: { minDelay: 1000, maxDelay: 1000, minUptime: 0 }, outbox: { queue: true, ttl: 500 } });
+    const { engine, server } = harness({ reconnect: { minDelay: 1000, maxDelay: 1000, minUptime: 0 }, outbox: createOutbox({ ttl: 500 }) });
     await engine.start();
     (await server.accept()).drop();
     await vi.advanceTimersByTimeAsync(0);
@@ -111,7 +113,7 @@ describe('queueing', () => {
   });
 
   it('a per-send ttl overrides the outbox ttl', async () => {
-    const { engine } = harness({ outbox: { queue: true, ttl: 60_000 } });
+    const { engine } = harness({ outbox: createOutbox({ ttl: 60_000 }) });
     const quick = engine.sendText('x', { ttl: 10 });
     const failed = expect(quick).rejects.toBeInstanceOf(MessageExpiredError);
     await vi.advanceTimersByTimeAsync(10);
@@ -119,10 +121,10 @@ describe('queueing', () => {
   });
 
   it('refuses messages over the message bound or the byte bound', async () => {
-    const { engine } = harness({ outbox: { queue: true, maxMessages: 2, maxBytes: 10 } });
+    const { engine } = harness({ outbox: createOutbox({ maxMessages: 2, maxBytes: 10 }) });
     const kept = [engine.sendText('12345'), engine.sendText('é')];
     await expect(engine.sendText('x')).rejects.toBeInstanceOf(OutboxOverflowError);
-    const { engine: other } = harness({ outbox: { queue: true, maxMessages: 100, maxBytes: 10 } });
+    const { engine: other } = harness({ outbox: createOutbox({ maxMessages: 100, maxBytes: 10 }) });
     const fits = other.sendText('123456789');
     const error = await other.sendText('12').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OutboxOverflowError);
@@ -133,7 +135,7 @@ describe('queueing', () => {
   });
 
   it('an aborted send leaves the queue', async () => {
-    const { engine, server } = harness({ outbox: { queue: true } });
+    const { engine, server } = harness({ outbox: createOutbox() });
     const controller = new AbortController();
     const aborted = engine.sendText('cancel me', { signal: controller.signal });
     const kept = engine.sendText('keep me');
@@ -145,7 +147,7 @@ describe('queueing', () => {
   });
 
   it('stop() rejects what is still queued', async () => {
-    const { engine } = harness({ outbox: { queue: true } });
+    const { engine } = harness({ outbox: createOutbox() });
     const queued = engine.sendText('never');
     const starting = engine.start();
     const stopping = engine.stop();
@@ -155,8 +157,21 @@ describe('queueing', () => {
   });
 
   it('invalid data is refused at send(), not at flush time', async () => {
-    const { engine } = harness({ outbox: { queue: true } });
+    const { engine } = harness({ outbox: createOutbox() });
     await expect(engine.send(MessageType.Binary, 'text' as never)).rejects.toBeInstanceOf(InvalidArgumentError);
     expect(engine.metrics().queuedMessages).toBe(0);
+  });
+});
+
+describe('createOutbox options', () => {
+  it('are validated when the outbox is made, naming the option', () => {
+    for (const [options, option] of [
+      [{ maxMessages: 0 }, 'outbox.maxMessages'],
+      [{ maxBytes: -1 }, 'outbox.maxBytes'],
+      [{ ttl: Number.NaN }, 'outbox.ttl'],
+    ] as const) {
+      expect(() => createOutbox(options)).toThrow(InvalidOptionError);
+      expect(() => createOutbox(options)).toThrow(`Invalid option ${option}`);
+    }
   });
 });

@@ -26,11 +26,13 @@ class NativeLink implements CoreConnection {
   }
 
   read(signal: AbortSignal | undefined): Promise<Message> {
-    return this.#connection.queue.read(signal);
+    // Through the connection: a protocol error waiting behind queued messages proceeds once
+    // they are read (connection.ts).
+    return this.#connection.read(signal);
   }
 
   tryRead(): Message | undefined {
-    return this.#connection.queue.tryRead();
+    return this.#connection.tryRead();
   }
 
   write(type: MessageType, payload: string | Uint8Array, signal: AbortSignal | undefined): Promise<void> {

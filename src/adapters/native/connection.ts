@@ -6,14 +6,14 @@
 import type { Socket } from 'node:net';
 import { waitClosed } from '../core/close-wait.js';
 import { PingRegistry } from '../core/ping-registry.js';
-import { ConnectionClosedError, WebSocketCloseError } from '../errors.js';
+import { ConnectionClosedError, WebSocketCloseError, type WsEngineError } from '../errors.js';
+import { MAX_PENDING_PONGS, PingFloodError } from '../flood-error.js';
 import { ReadQueue } from '../read-queue.js';
 import { abortReason } from '../signals.js';
-import { MessageType } from '../types.js';
+import { MessageType, type Message } from '../types.js';
 import { FrameParser, Opcode } from './frame-parser.js';
 import type { ResolvedOptions } from './options.js';
 import { PerMessageDeflate, type DeflateParams } from './permessage-deflate.js';
-import type { ProtocolError } from './protocol-error.js';
 import { Sender } from './sender.js';
 import type { SocketInput } from './socket-input.js';
 
@@ -47,6 +47,14 @@ export class NativeConnection {
   #transportPaused = false;
   #localClose: WebSocketCloseError | undefined;
   #backlogPaused = false;
+  #pendingPongs = 0;
+  /** A failure waiting for the reader to take (and answer) the messages before it. */
+  #deferred: { closeCode: number; error: WsEngineError } | undefined;
+  #deferredCheck: NodeJS.Immediate | undefined;
+  #deferredTimer: NodeJS.Timeout | undefined;
+  readonly #pongWritten = (): void => {
+    this.#pendingPongs--;
+  };
 
   /**
    * `input` is given when the socket was created with its `onread` option (plain TCP): the
@@ -91,7 +99,7 @@ export class NativeConnection {
         onPing: (payload) => this.#onPing(payload),
         onPong: (payload) => this.#onPong(payload),
         onClose: (code, reason) => this.#onClose(code, reason),
-        onError: (error) => this.#onProtocolError(error),
+        onError: (error) => this.#defer(error.closeCode, error),
         onBacklog: (paused) => {
           this.#backlogPaused = paused;
           if (paused) this.socket.pause();
@@ -124,6 +132,23 @@ export class NativeConnection {
     return this.#state;
   }
 
+  /**
+   * The next message. While a failure waits (see #defer), taking the last message before it
+   * lets the failure proceed once the reader has answered.
+   */
+  read(signal: AbortSignal | undefined): Promise<Message> {
+    const message = this.queue.read(signal);
+    if (this.#deferred !== undefined && this.queue.length === 0) this.#checkDeferred();
+    return message;
+  }
+
+  /** The next message already received, or undefined; see {@link read}. */
+  tryRead(): Message | undefined {
+    const message = this.queue.tryRead();
+    if (this.#deferred !== undefined && this.queue.length === 0) this.#checkDeferred();
+    return message;
+  }
+
   /** Send a data message. */
   write(type: MessageType, data: string | Uint8Array, signal: AbortSignal | undefined): Promise<void> {
     if (this.#state !== 'open') return Promise.reject(new ConnectionClosedError('write() was called on a connection that is not open'));
@@ -150,6 +175,7 @@ export class NativeConnection {
    */
   async close(code: number, reason: string, signal: AbortSignal | undefined): Promise<void> {
     if (this.#state !== 'open') throw new ConnectionClosedError('close() was called on a connection that is not open');
+    this.#clearDeferred();
     this.#state = 'closing';
     // Pending reads are rejected when the close completes (the socket closes), not now: the
     // caller is awaiting close() and will handle them once it returns.
@@ -170,6 +196,7 @@ export class NativeConnection {
 
   /** Drop the connection at once (a new dial replaces it): close frame if possible, then end TCP. */
   abandon(): void {
+    this.#clearDeferred();
     if (this.#state === 'open') {
       this.#state = 'closing';
       this.queue.fail(new WebSocketCloseError(1001, 'replaced by a new connection', { wasClean: true }), true);
@@ -195,7 +222,13 @@ export class NativeConnection {
 
   #onPing(payload: Buffer): void {
     // Section 5.5.2: answer with a pong carrying the same payload, unless we already sent close.
-    if (!this.#closeSent) this.#sender.sendControl(Opcode.Pong, payload);
+    if (this.#closeSent) return;
+    if (this.#pendingPongs >= MAX_PENDING_PONGS) {
+      this.#parser.stop();
+      this.#fail(1008, new PingFloodError(MAX_PENDING_PONGS));
+      return;
+    }
+    if (this.#sender.sendControl(Opcode.Pong, payload, this.#pongWritten)) this.#pendingPongs++;
   }
 
   #onPong(payload: Buffer): void {
@@ -218,16 +251,60 @@ export class NativeConnection {
     this.socket.end();
   }
 
-  #onProtocolError(error: ProtocolError): void {
-    // Section 7.1.7, "Fail the WebSocket Connection": send the close frame with the code, then
-    // close TCP; the rest of the input cannot be parsed any more.
+  /**
+   * The server broke the protocol or a limit: the connection must be failed (section 7.1.7),
+   * but not before the messages that preceded the bad frame have been read and the reader had
+   * its chance to answer them, as a frame-by-frame receiver would let it: the failure takes
+   * effect one event-loop turn (setImmediate: every promise continuation of the reader has run
+   * by then) after the read queue is empty, and at the latest after closeTimeout, for a reader
+   * that stopped reading. The parser has stopped; nothing more is received meanwhile, and
+   * writes (the answers) still go out, before the close frame.
+   */
+  #defer(closeCode: number, error: WsEngineError): void {
+    if (this.#state !== 'open') {
+      this.#fail(closeCode, error);
+      return;
+    }
+    this.#deferred = { closeCode, error };
+    this.#deferredTimer = setTimeout(() => this.#failDeferred(), this.#closeTimeout);
+    this.#checkDeferred();
+  }
+
+  #checkDeferred(): void {
+    if (this.#deferredCheck !== undefined) return;
+    this.#deferredCheck = setImmediate(() => {
+      this.#deferredCheck = undefined;
+      if (this.queue.length === 0) this.#failDeferred();
+    });
+  }
+
+  #failDeferred(): void {
+    const deferred = this.#deferred;
+    if (deferred === undefined) return;
+    this.#clearDeferred();
+    this.#fail(deferred.closeCode, deferred.error);
+  }
+
+  #clearDeferred(): void {
+    this.#deferred = undefined;
+    if (this.#deferredCheck !== undefined) clearImmediate(this.#deferredCheck);
+    if (this.#deferredTimer !== undefined) clearTimeout(this.#deferredTimer);
+    this.#deferredCheck = undefined;
+    this.#deferredTimer = undefined;
+  }
+
+  /**
+   * Section 7.1.7, "Fail the WebSocket Connection": send the close frame with the code, then
+   * close TCP; the rest of the input cannot be parsed any more (the parser has stopped).
+   */
+  #fail(closeCode: number, error: WsEngineError): void {
     const wasOpen = this.#state === 'open';
     this.#state = 'closed';
     if (wasOpen) {
-      this.queue.fail(new WebSocketCloseError(error.closeCode, error.message, { wasClean: false, cause: error }));
+      this.queue.fail(new WebSocketCloseError(closeCode, error.message, { wasClean: false, cause: error }));
       this.#failPending(new ConnectionClosedError(`The connection failed: ${error.message}`, { cause: error }));
     }
-    this.#sendClose(error.closeCode, '');
+    this.#sendClose(closeCode, '');
     this.#armCloseTimer();
     this.socket.end();
   }
@@ -237,8 +314,13 @@ export class NativeConnection {
     this.#closeTimer = undefined;
     this.#parser.stop();
     this.#deflate?.close();
+    const deferred = this.#deferred;
+    this.#clearDeferred();
     if (this.#localClose) {
       this.queue.fail(this.#localClose, true);
+    } else if (deferred && this.#state === 'open') {
+      // TCP ended while a failure waited: the protocol error is the reason, not the lost socket.
+      this.queue.fail(new WebSocketCloseError(deferred.closeCode, deferred.error.message, { wasClean: false, cause: deferred.error }));
     } else if (this.#state === 'open') {
       // Section 7.1.5: no close frame was received: the close code is 1006.
       this.queue.fail(new WebSocketCloseError(1006, '', { wasClean: false }));

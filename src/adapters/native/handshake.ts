@@ -179,6 +179,13 @@ function attempt(request: HandshakeRequest): Promise<HandshakeResult | Redirect>
     let req: ClientRequest | undefined;
     let input: SocketInput | undefined;
     let cancelTunnel: (() => void) | undefined;
+    // Every socket this attempt opened. A refusal with a keep-alive response (the HTTP/1.1
+    // default) detaches the socket from the request once the response ends, so destroying the
+    // request would leave it open: it is destroyed here unless the upgrade hands it over.
+    const sockets: Socket[] = [];
+    const destroySockets = (): void => {
+      for (const socket of sockets.splice(0)) socket.destroy();
+    };
     const cleanup = (): void => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
@@ -189,6 +196,7 @@ function attempt(request: HandshakeRequest): Promise<HandshakeResult | Redirect>
       cleanup();
       cancelTunnel?.();
       req?.destroy();
+      destroySockets();
       reject(error);
     };
     const onAbort = (): void => fail(abortReason(signal!));
@@ -208,18 +216,25 @@ function attempt(request: HandshakeRequest): Promise<HandshakeResult | Redirect>
         tunnel?.destroy();
         return;
       }
+      if (tunnel) sockets.push(tunnel);
       // Through a proxy, the request (and TLS, for wss:) runs inside the CONNECT tunnel.
       // Otherwise the connection is opened here, with a SocketInput reading it (see
       // socket-input.ts); for wss: the SNI name is what node:https would send.
       const servername = tls.servername ?? (isIP(common.host) ? undefined : common.host);
       const createConnection = tunnel
-        ? () => (secure ? tlsConnect({ ...tlsOptions, socket: tunnel, servername }) : tunnel)
+        ? () => {
+            if (!secure) return tunnel;
+            const socket = tlsConnect({ ...tlsOptions, socket: tunnel, servername });
+            sockets.push(socket);
+            return socket;
+          }
         : () => {
             const reader = new SocketInput();
             input = reader;
             const target = { host: common.host, port: Number(common.port), onread: reader.onread };
             const socket = secure ? tlsConnect({ ...tlsOptions, ...target, servername }) : netConnect(target);
             reader.bind(socket);
+            sockets.push(socket);
             return socket;
           };
       // Node uses `createConnection` only when no agent is given: `agent: false` would make a
@@ -246,6 +261,7 @@ function attempt(request: HandshakeRequest): Promise<HandshakeResult | Redirect>
           settled = true;
           cleanup();
           req.destroy();
+          destroySockets();
           resolve({ location, error: { status, headers: responseHeaders } });
           return;
         }
@@ -298,6 +314,8 @@ function attempt(request: HandshakeRequest): Promise<HandshakeResult | Redirect>
         }
         settled = true;
         cleanup();
+        // The socket is the connection's now; a TLS socket over a proxy tunnel owns the tunnel.
+        sockets.length = 0;
         resolve({
           socket,
           head,

@@ -71,11 +71,16 @@ export class Sender {
     });
   }
 
-  /** Send a control frame at once (section 5.5: it may come between the fragments of a message). */
-  sendControl(opcode: 0x8 | 0x9 | 0xa, payload: Uint8Array): void {
+  /**
+   * Send a control frame at once (section 5.5: it may come between the fragments of a message).
+   * `written` is called once the socket has handed the frame to the system (or failed to).
+   * Returns false when the socket can no longer write (nothing was sent, `written` is not called).
+   */
+  sendControl(opcode: 0x8 | 0x9 | 0xa, payload: Uint8Array, written?: () => void): boolean {
     // Not refused after fail(): the close frame itself goes out after data sends are shut.
-    if (this.#socket.destroyed || !this.#socket.writable) return;
-    this.#write(encodeFrame(opcode, true, false, payload));
+    if (this.#socket.destroyed || !this.#socket.writable) return false;
+    this.#write(encodeFrame(opcode, true, false, payload), written);
+    return true;
   }
 
   /** Refuse everything queued and every later message with `error`. */

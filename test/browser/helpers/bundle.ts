@@ -69,7 +69,7 @@ export async function bundleForBrowser(source: string, options: { minify?: boole
     write: false,
     platform: 'browser',
     format: 'esm',
-    target: 'es2022',
+    target: 'es2020',
     minify: options.minify ?? true,
     metafile: true,
     logLevel: 'silent',

@@ -3,7 +3,7 @@
  */
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FaultProxy } from './fault-proxy.js';
+import { FaultProxy } from '../../src/testing/fault-proxy.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -35,9 +35,9 @@ async function proxyTo(port: number): Promise<FaultProxy> {
   return proxy;
 }
 
-function connect(port: number): Promise<net.Socket> {
+function connect(port: number, allowHalfOpen = false): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: '127.0.0.1', port }, () => resolve(socket));
+    const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen }, () => resolve(socket));
     socket.once('error', reject);
     cleanups.push(() => void socket.destroy());
   });
@@ -117,5 +117,77 @@ describe('FaultProxy', () => {
     const socket = await connect(proxyPort);
     socket.write('back');
     expect(await readBytes(socket, 4)).toBe('back');
+  });
+
+  it('setSegmentSize(1) forwards one byte per write, in order', async () => {
+    const { port } = await echoServer();
+    const proxy = await proxyTo(port);
+    const socket = await connect(proxy.port);
+    proxy.setSegmentSize(1);
+    const chunks: number[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk.length));
+    const reply = readBytes(socket, 26);
+    socket.write('abcdefghijklmnopqrstuvwxyz');
+    expect(await reply).toBe('abcdefghijklmnopqrstuvwxyz');
+    // The echo server answers every byte on its own, so the client reads many small chunks.
+    expect(chunks.length).toBeGreaterThan(1);
+    expect(Math.max(...chunks)).toBeLessThan(26);
+  });
+
+  it('setBandwidth() spreads a transfer over several ticks, keeping every byte and their order', async () => {
+    const { port } = await echoServer();
+    const proxy = await proxyTo(port);
+    const socket = await connect(proxy.port);
+    proxy.setBandwidth(100_000); // 1,000 bytes per 10 ms tick
+    const payload = Buffer.alloc(5_000);
+    for (let i = 0; i < payload.length; i++) payload[i] = i % 251;
+    const chunks: Buffer[] = [];
+    const done = new Promise<void>((resolve) => {
+      let total = 0;
+      socket.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        total += chunk.length;
+        if (total >= payload.length) resolve();
+      });
+    });
+    socket.write(payload);
+    await done;
+    expect(Buffer.concat(chunks).equals(payload)).toBe(true);
+    expect(Math.max(...chunks.map((c) => c.length))).toBeLessThanOrEqual(1_000);
+    proxy.heal();
+    const again = readBytes(socket, 2);
+    socket.write('ok');
+    expect(await again).toBe('ok');
+  });
+
+  it('halfClose() ends the client side and drops what the target sends; the client may still write', async () => {
+    const { port, sockets } = await echoServer();
+    const proxy = await proxyTo(port);
+    const socket = await connect(proxy.port, true);
+    socket.write('x');
+    await readBytes(socket, 1);
+    const upstream = [...sockets][0]!;
+    const ended = new Promise<void>((resolve) => socket.once('end', () => resolve()));
+    const reached = readBytes(upstream, 5);
+    proxy.halfClose();
+    await ended;
+    let echoed = '';
+    socket.on('data', (chunk: Buffer) => (echoed += chunk.toString()));
+    socket.write('after');
+    expect(await reached).toBe('after');
+    expect(echoed).toBe('');
+  });
+
+  it('clientsClosed() resolves once every client closed its socket, even behind a black hole', async () => {
+    const { port } = await echoServer();
+    const proxy = await proxyTo(port);
+    const socket = await connect(proxy.port);
+    socket.write('x');
+    await readBytes(socket, 1);
+    proxy.blackhole();
+    expect(proxy.connections).toBe(1);
+    socket.destroy();
+    await proxy.clientsClosed();
+    expect(proxy.connections).toBe(0);
   });
 });

@@ -1,0 +1,50 @@
+/**
+ * Argument helpers the subcommands share: the usage error, numbers, headers, adapter names.
+ * A bad argument is reported by the command frame as one line naming it, then the usage, exit 2.
+ */
+import { WsEngineError } from '../adapters/errors.js';
+import { ADAPTER_NAMES } from './adapters.js';
+
+/** A bad command line; the message names the argument and says what is wrong. */
+export class UsageError extends WsEngineError {
+  constructor(message: string) {
+    super('ERR_USAGE', message);
+  }
+}
+
+/** `value` as a number >= 0 (a whole one when `integer`), or `undefined` when the flag was not given. */
+export function numberFlag(flag: string, value: string | undefined, integer = false): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) {
+    throw new UsageError(`--${flag} expects a ${integer ? 'whole ' : ''}number >= 0, got "${value}"`);
+  }
+  return n;
+}
+
+/** `--header "Name: value"` flags, as lower-cased names to their values (a name may repeat). */
+export function headerFlags(values: readonly string[] | undefined): Record<string, string[]> {
+  const headers: Record<string, string[]> = {};
+  for (const header of values ?? []) {
+    const colon = header.indexOf(':');
+    if (colon <= 0) throw new UsageError(`--header expects "Name: value", got "${header}"`);
+    const name = header.slice(0, colon).trim().toLowerCase();
+    (headers[name] ??= []).push(header.slice(colon + 1).trim());
+  }
+  return headers;
+}
+
+/** Check `--adapter`. */
+export function adapterFlag(value: string): string {
+  if (!(ADAPTER_NAMES as readonly string[]).includes(value)) {
+    throw new UsageError(`--adapter expects one of ${ADAPTER_NAMES.join(', ')}, got "${value}"`);
+  }
+  return value;
+}
+
+/** Exactly one `<url>` positional. */
+export function onePositional(positionals: readonly string[], name = '<url>'): string {
+  if (positionals.length === 0) throw new UsageError(`missing ${name}`);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}" (expected one ${name})`);
+  return positionals[0]!;
+}

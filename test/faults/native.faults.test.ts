@@ -1,0 +1,4 @@
+import { createNativeAdapter } from '../../src/adapters/native/index.js';
+import { describeFaultMatrix } from './matrix.js';
+
+describeFaultMatrix('native', () => createNativeAdapter({ closeTimeout: 200, handshakeTimeout: 2000 }));
