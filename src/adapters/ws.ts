@@ -101,7 +101,8 @@ const TEXT = { binary: false } as const;
 type SendWithoutOptions = (data: string | Uint8Array, options: undefined, cb: (error?: Error) => void) => void;
 
 function toBuffer(data: WebSocket.RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
+  // ws hands over a Buffer unless its binaryType was changed (never here).
+  if (data instanceof Uint8Array) return data as Buffer;
   if (Array.isArray(data)) return Buffer.concat(data);
   return Buffer.from(data);
 }
