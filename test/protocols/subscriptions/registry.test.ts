@@ -230,4 +230,18 @@ describe('subscription registry over the ws adapter', () => {
     await expect(pending).rejects.toBeInstanceOf(SubscriptionClosedError);
     await removed;
   });
+
+  it('a bad per-subscription spec rejects the promise, never throws from subscribe()', async () => {
+    const { subs } = await setup();
+    let stale: Promise<void> | undefined;
+    let sequence: Promise<void> | undefined;
+    expect(() => {
+      stale = subs.subscribe('bad-stale', { staleAfter: -1 });
+      sequence = subs.subscribe('bad-sequence', { sequence: 'sorted' as never });
+    }).not.toThrow();
+    await expect(stale).rejects.toThrow(/staleAfter/);
+    await expect(sequence).rejects.toThrow(/sequence/);
+    expect(subs.has('bad-stale')).toBe(false);
+    expect(subs.has('bad-sequence')).toBe(false);
+  });
 });
