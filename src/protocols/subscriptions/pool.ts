@@ -114,6 +114,7 @@ interface Placed {
 }
 
 function integer(name: string, value: number | undefined, fallback: number, min: number): number {
+  if (value === undefined && Number.isNaN(fallback)) throw new InvalidOptionError(name, `required: an integer >= ${min}`);
   const v = value ?? fallback;
   if (typeof v !== 'number' || Number.isNaN(v) || v < min || (Number.isFinite(v) && !Number.isInteger(v))) {
     throw new InvalidOptionError(name, `expected an integer >= ${min}, got ${String(v)}`);
@@ -298,6 +299,10 @@ export function createSubscriptionPool<Data = unknown>(options: SubscriptionPool
   function subscribeOne(key: string, spec: SubscriptionSpec): Promise<void> {
     const existing = placed.get(key);
     if (existing !== undefined) return existing.promise;
+    // Refused before a connection is chosen (or opened) for it: the registry would refuse it too.
+    if (spec.subscribe === undefined && registryOptions.subscribeMessage === undefined) {
+      return Promise.reject(new InvalidOptionError('subscribeMessage', `no subscribe message for ${key}: give subscribeMessage or spec.subscribe`));
+    }
     const index = chooseSlot(loads(), limits);
     if (index < 0) return Promise.reject(new PoolFullError(limits.maxConnections * limits.maxPerConnection));
     const slot = index === slots.length ? openSlot() : slots[index]!;
@@ -306,10 +311,18 @@ export function createSubscriptionPool<Data = unknown>(options: SubscriptionPool
       ready = { resolve, reject };
     });
     promise.catch(() => {});
-    placed.set(key, { home: index, host: index, spec, ready, promise });
+    const where: Placed = { home: index, host: index, spec, ready, promise };
+    placed.set(key, where);
     slot.hosted.add(key);
-    // The registry's own promise ends when the subscription moves: the pool's follows it.
-    slot.registry.subscribe(key, spec).catch(() => {});
+    // The registry's own promise ends when the subscription moves: the pool's follows it. A
+    // refusal by the registry's checks (a bad key or spec: nothing was registered) is the caller's.
+    slot.registry.subscribe(key, spec).catch((error: unknown) => {
+      if (!(error instanceof InvalidOptionError) || placed.get(key) !== where || slot.registry.has(key)) return;
+      placed.delete(key);
+      slot.hosted.delete(key);
+      where.ready?.reject(error);
+      where.ready = undefined;
+    });
     return promise;
   }
 

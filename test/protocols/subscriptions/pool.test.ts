@@ -314,4 +314,28 @@ describe('subscription pool over the ws adapter', () => {
       /maxPerConnection/,
     );
   });
+
+  it('a subscription the registry refuses rejects the pool\'s promise instead of leaving it pending', async () => {
+    const server = await startFeedServer();
+    cleanups.push(() => server.stop());
+    const engine = () => ({ url: server.url, adapter: () => createWsAdapter(), heartbeat: false as const });
+    // No subscribeMessage and no spec.subscribe: nothing could ever be sent for the key.
+    const bare = createSubscriptionPool<Tick>({ engine, maxPerConnection: 2, keyOf: (m) => m.stream });
+    cleanups.push(() => bare.stop());
+    await expect(bare.subscribe('x')).rejects.toThrow(/subscribeMessage/);
+    expect(bare.list()).toEqual([]);
+    expect(bare.connections().map((c) => c.hosted)).toEqual([0]); // minConnections: 1, nothing placed
+    // A spec the registry's checks refuse: the key is not left placed on a connection.
+    const pool = createSubscriptionPool<Tick>({ engine, maxPerConnection: 2, keyOf: (m) => m.stream, subscribeMessage });
+    cleanups.push(() => pool.stop());
+    await expect(pool.subscribe('y', { staleAfter: -1 })).rejects.toThrow(/staleAfter/);
+    expect(pool.connections().map((c) => c.hosted)).toEqual([0]);
+    await pool.subscribe('y');
+    await server.until(() => server.totalStreams() === 1);
+  });
+
+  it('a missing maxPerConnection is named as required', () => {
+    const options = { engine: () => ({ url: 'ws://127.0.0.1:1/', adapter: createWsAdapter }), keyOf: () => 'x' };
+    expect(() => createSubscriptionPool(options as never)).toThrow(/maxPerConnection: required/);
+  });
 });
