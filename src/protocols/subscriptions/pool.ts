@@ -6,7 +6,7 @@
  * `on('message')` or `for await` for all of them, each message with its stream's key.
  *
  * ```ts
- * const pool = createSubscriptionPool({ engine: () => ({ url, adapter: createWsAdapter }), maxPerConnection: 1024,
+ * const pool = createSubscriptionPool<{ stream: string }>({ engine: () => ({ url, adapter: createWsAdapter }), maxPerConnection: 1024,
  *   keyOf: (m) => m.stream, subscribeMessage: (keys) => JSON.stringify({ method: 'SUBSCRIBE', params: keys, id: 1 }) });
  * pool.subscribe(['btcusdt@trade', 'ethusdt@trade']);
  * for await (const { key, data } of pool) console.log(key, data);
