@@ -6,7 +6,7 @@
  */
 import { HandshakeError, InvalidArgumentError, UnsupportedOperationError, WebSocketCloseError } from '../adapters/errors.js';
 import { InvalidOptionError } from './errors.js';
-import { expectOption, numberOption } from './options.js';
+import { expectOption, knownOptions, numberOption } from './options.js';
 
 /** What a retry decision is told besides the error. */
 export interface RetryContext {
@@ -136,6 +136,8 @@ export class ReconnectPolicy {
     this.retryOnStart = options.retryOnStart ?? true;
     expectOption(options.shouldRetry === undefined || typeof options.shouldRetry === 'function', 'reconnect.shouldRetry', 'a function', options.shouldRetry);
     this.decide = options.shouldRetry;
+    // Every option is a member of the policy under its own name (shouldRetry: the method).
+    knownOptions(o, this, 'reconnect.');
   }
 
   /** Whether `error` is worth another attempt, by the user's rule or the default one. */

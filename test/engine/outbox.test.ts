@@ -169,6 +169,8 @@ describe('createOutbox options', () => {
       [{ maxMessages: 0 }, 'outbox.maxMessages'],
       [{ maxBytes: -1 }, 'outbox.maxBytes'],
       [{ ttl: Number.NaN }, 'outbox.ttl'],
+      // A typo (from plain JavaScript) would otherwise change nothing.
+      [{ maxMessage: 5 } as never, 'outbox.maxMessage'],
     ] as const) {
       expect(() => createOutbox(options)).toThrow(InvalidOptionError);
       expect(() => createOutbox(options)).toThrow(`Invalid option ${option}`);
