@@ -5,7 +5,7 @@
  */
 import { MessageType, type Message } from '../../adapters/types.js';
 import { TypedEmitter } from '../../engine/events.js';
-import { RequestNotSentError } from './errors.js';
+import { RequesterClosedError, RequestNotSentError } from './errors.js';
 import {
   decodeJsonRpc,
   encodeRequest,
@@ -134,7 +134,11 @@ export function createJsonRpcClient<Notifications extends NotificationMap = Noti
   requester.on('resent', (id) => events.emit('resent', id));
   requester.on('error', report);
 
+  let closed = false;
+
   async function sendNotifications(calls: readonly JsonRpcCall[]): Promise<void> {
+    // A closed client is detached from the engine: nothing of it may go out any more.
+    if (closed) throw new RequesterClosedError();
     const body = calls.length === 1 ? encodeRequest(calls[0]!, undefined) : calls.map((c) => encodeRequest(c, undefined));
     try {
       await engine.send(MessageType.Text, JSON.stringify(body));
@@ -199,6 +203,7 @@ export function createJsonRpcClient<Notifications extends NotificationMap = Noti
     },
     requester,
     close() {
+      closed = true;
       requester.close();
     },
   };
