@@ -82,7 +82,7 @@ export interface SubscriptionPoolEvents<Data = unknown> {
 export interface SubscriptionPool<Data = unknown> extends AsyncIterable<PoolMessage<Data>> {
   /** Open `minConnections` (the first `subscribe` does it too). */
   start(): void;
-  /** Subscribe to one key or many; resolves once all are active. Rejects with `PoolFullError` past capacity. */
+  /** Subscribe to one key or many; resolves once all are active. Past capacity it rejects with `PoolFullError` and places none of them. */
   subscribe(keys: string | readonly string[], spec?: SubscriptionSpec): Promise<void>;
   unsubscribe(keys: string | readonly string[]): Promise<void>;
   /** Every subscription, with the connection hosting it. */
@@ -296,6 +296,18 @@ export function createSubscriptionPool<Data = unknown>(options: SubscriptionPool
     while (slots.length < minConnections) openSlot();
   }
 
+  /** Whether `count` more subscriptions find a place, placed one by one as `subscribeOne` does. */
+  function room(count: number): boolean {
+    const trial = loads();
+    for (let k = 0; k < count; k++) {
+      const index = chooseSlot(trial, limits);
+      if (index < 0) return false;
+      if (index === trial.length) trial.push({ usable: true, hosted: 1 });
+      else trial[index]!.hosted++;
+    }
+    return true;
+  }
+
   function subscribeOne(key: string, spec: SubscriptionSpec): Promise<void> {
     const existing = placed.get(key);
     if (existing !== undefined) return existing.promise;
@@ -331,6 +343,14 @@ export function createSubscriptionPool<Data = unknown>(options: SubscriptionPool
     subscribe(keys, spec = {}) {
       start();
       const list = typeof keys === 'string' ? [keys] : keys;
+      // All or nothing: a call that does not fit places none of its keys (a caller told "full"
+      // must not find half of them subscribed).
+      const fresh = new Set(list.filter((key) => !placed.has(key)));
+      if (!room(fresh.size)) {
+        const full = Promise.reject(new PoolFullError(limits.maxConnections * limits.maxPerConnection));
+        full.catch(() => {});
+        return full;
+      }
       const all = Promise.all(list.map((key) => subscribeOne(key, spec))).then(() => undefined);
       all.catch(() => {});
       return all;

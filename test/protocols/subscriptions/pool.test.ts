@@ -334,6 +334,28 @@ describe('subscription pool over the ws adapter', () => {
     await server.until(() => server.totalStreams() === 1);
   });
 
+  it('a subscribe that does not fit places none of its keys (all or nothing)', async () => {
+    const server = await startFeedServer();
+    cleanups.push(() => server.stop());
+    const pool = createSubscriptionPool<Tick>({
+      engine: () => ({ url: server.url, adapter: () => createWsAdapter(), heartbeat: false }),
+      maxPerConnection: 1,
+      maxConnections: 2,
+      keyOf: (m) => m.stream,
+      subscribeMessage,
+    });
+    cleanups.push(() => pool.stop());
+    await expect(pool.subscribe(['x', 'y', 'z'])).rejects.toBeInstanceOf(PoolFullError);
+    expect(pool.list()).toEqual([]);
+    expect(pool.connections().map((c) => c.hosted)).toEqual([0]);
+    // The room is still there for a call that fits; keys already held do not count twice.
+    await pool.subscribe(['x', 'y']);
+    await pool.subscribe(['y', 'x']);
+    await expect(pool.subscribe(['x', 'z'])).rejects.toBeInstanceOf(PoolFullError);
+    await server.until(() => server.totalStreams() === 2);
+    expect(pool.list().map((s) => s.key).sort()).toEqual(['x', 'y']);
+  });
+
   it('a missing maxPerConnection is named as required', () => {
     const options = { engine: () => ({ url: 'ws://127.0.0.1:1/', adapter: createWsAdapter }), keyOf: () => 'x' };
     expect(() => createSubscriptionPool(options as never)).toThrow(/maxPerConnection: required/);
