@@ -3,7 +3,7 @@
  * N calls at once. Iterators (`iterator.ts`), the read gate and the read loop (`reader.ts`) are
  * the other ways messages reach user code.
  */
-import { FINITE, knownOptions, numberOption } from './options.js';
+import { FINITE, numberOption } from './options.js';
 import { deferred, type Deferred } from './timers.js';
 
 export interface DeliveryOptions {
@@ -16,9 +16,7 @@ export interface DeliveryOptions {
 }
 
 export function resolveConcurrency(options: DeliveryOptions | undefined): number {
-  const concurrency = numberOption('delivery.concurrency', options?.concurrency, 1, 1, FINITE, true);
-  if (options) knownOptions(options, { concurrency }, 'delivery.');
-  return concurrency;
+  return numberOption('delivery.concurrency', options?.concurrency, 1, 1, FINITE, true);
 }
 
 function settled(): undefined {

@@ -332,7 +332,10 @@ describe('options', () => {
       // Names of other clients (partysocket, socket.io) or typos would otherwise change nothing.
       [{ reconnect: { maxRetries: 3 } }, 'reconnect.maxRetries'],
       [{ heartbeat: { intervalMs: 1000 } }, 'heartbeat.intervalMs'],
-      [{ delivery: { concurency: 4 } }, 'delivery.concurency'],
+      // Longer than a timer can take (setTimeout would fire after 1 ms).
+      [{ reconnect: { openTimeout: 2 ** 32 } }, 'reconnect.openTimeout'],
+      [{ reconnect: { maxDelay: 2 ** 32 } }, 'reconnect.maxDelay'],
+      [{ closeTimeout: 2 ** 32 }, 'closeTimeout'],
     ];
     for (const [patch, option] of cases) {
       const make = () => createEngine({ url: server.url, adapter, ...patch } as never);

@@ -112,6 +112,18 @@ describe('queueing', () => {
     expect(server.connections[1]!.messages.map((m) => m.data)).toEqual(['fresh']);
   });
 
+  it('a ttl longer than a timer can take (2^31 ms) waits, instead of re-arming its timer every millisecond', async () => {
+    const { engine, server } = harness({ outbox: createOutbox({ ttl: 2 ** 32 }) });
+    const queued = engine.sendText('patient');
+    const setTimeoutSpy = vi.spyOn(globalThis, 'setTimeout');
+    await vi.advanceTimersByTimeAsync(100);
+    expect(setTimeoutSpy).not.toHaveBeenCalled();
+    setTimeoutSpy.mockRestore();
+    await engine.start();
+    await queued;
+    expect((await (await server.accept()).received()).data).toBe('patient');
+  });
+
   it('a per-send ttl overrides the outbox ttl', async () => {
     const { engine } = harness({ outbox: createOutbox({ ttl: 60_000 }) });
     const quick = engine.sendText('x', { ttl: 10 });
