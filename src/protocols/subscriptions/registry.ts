@@ -212,8 +212,9 @@ const defaultParse = (message: Message): unknown => {
 
 function checkMs(name: string, value: number | false | undefined): void {
   if (value === undefined || value === false) return;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidOptionError(name, `expected a finite number of ms > 0 or false, got ${String(value)}`);
+  // At most what a timer can take: setTimeout fires a longer one after 1 ms.
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 2 ** 31 - 1) {
+    throw new InvalidOptionError(name, `expected a number of ms > 0 and <= 2147483647, or false, got ${String(value)}`);
   }
 }
 

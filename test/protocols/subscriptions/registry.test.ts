@@ -225,6 +225,8 @@ describe('subscription registry over the ws adapter', () => {
     expect(() => createSubscriptions(engine, { keyOf: () => 'k', maxBatch: 0 })).toThrow(/maxBatch/);
     expect(() => createSubscriptions(engine, { keyOf: () => 'k', sequence: 'contiguous' })).toThrow(/seqOf/);
     expect(() => createSubscriptions(engine, { keyOf: () => 'k', staleAfter: -5 })).toThrow(/staleAfter/);
+    // Longer than a timer can take: setTimeout would fire after 1 ms, every millisecond.
+    expect(() => createSubscriptions(engine, { keyOf: () => 'k', staleAfter: 2 ** 32 })).toThrow(/staleAfter/);
     const pending = subs.subscribe('later-removed');
     const removed = subs.unsubscribe('later-removed');
     await expect(pending).rejects.toBeInstanceOf(SubscriptionClosedError);
