@@ -48,7 +48,7 @@ export class Supervisor {
   start(): Promise<void> {
     // A stop under way wins over everything else: its engine ends stopped, so neither the
     // pending start's promise nor "already running" would tell the truth.
-    if (this.stopping) return Promise.reject(new EngineStoppedError('The engine is stopping: await stop() before start()'));
+    if (this.stopping) return Promise.reject(new EngineStoppedError('The engine is stopping'));
     if (this.starting) return this.starting;
     const { ctx } = this;
     const state = ctx.machine.state;
@@ -70,7 +70,11 @@ export class Supervisor {
     if (this.stopping) return this.stopping;
     const { ctx } = this;
     const state = ctx.machine.state;
-    if (state === EngineState.Idle || state === EngineState.Stopped) return Promise.resolve();
+    if (state === EngineState.Idle || state === EngineState.Stopped) {
+      // Never started (or stopped since): sends queued meanwhile must not wait out their ttl.
+      ctx.outbox?.rejectAll(new EngineStoppedError());
+      return Promise.resolve();
+    }
     this.stopping = (async () => {
       const session = ctx.session;
       if (session && session.phase !== 'opening') session.end({ kind: 'stop' });

@@ -124,6 +124,16 @@ describe('queueing', () => {
     expect((await (await server.accept()).received()).data).toBe('patient');
   });
 
+  it('stop() before start() rejects what was queued, leaving no timer behind', async () => {
+    const { engine } = harness({ outbox: createOutbox() });
+    const queued = engine.sendText('never');
+    const failed = expect(queued).rejects.toBeInstanceOf(EngineStoppedError);
+    await engine.stop();
+    await failed;
+    expect(engine.metrics().queuedMessages).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('a per-send ttl overrides the outbox ttl', async () => {
     const { engine } = harness({ outbox: createOutbox({ ttl: 60_000 }) });
     const quick = engine.sendText('x', { ttl: 10 });
