@@ -155,6 +155,11 @@ export function createJsonRpcClient<Notifications extends NotificationMap = Noti
       return sendNotifications([{ method, params }]);
     },
     async batch(items, batchOptions) {
+      // An empty array is not a batch (specification section 6: the server answers it with an error).
+      if (items.length === 0) {
+        if (closed) throw new RequesterClosedError();
+        return [];
+      }
       const calls: JsonRpcRequest[] = [];
       const slots: number[] = [];
       const leading: JsonRpcCall[] = [];

@@ -108,6 +108,15 @@ describe('JSON-RPC client over the ws adapter', () => {
     await expect(held[0]).rejects.toBeInstanceOf(RequesterClosedError);
   });
 
+  it('an empty batch resolves with no results and writes nothing (an empty array is an invalid request)', async () => {
+    const { server, engine, client } = await setup();
+    const written = engine.metrics().messagesOut;
+    await expect(client.batch([])).resolves.toEqual([]);
+    expect(engine.metrics().messagesOut).toBe(written);
+    await expect(client.call('echo', ['marker'])).resolves.toBe('marker');
+    expect(server.received.map((r) => r.method)).toEqual(['echo']);
+  });
+
   it('after close(), notifications and notification-only batches are refused too, never written', async () => {
     const { server, engine, client } = await setup();
     await client.notify('before');
