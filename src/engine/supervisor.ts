@@ -70,11 +70,10 @@ export class Supervisor {
     if (this.stopping) return this.stopping;
     const { ctx } = this;
     const state = ctx.machine.state;
-    if (state === EngineState.Idle || state === EngineState.Stopped) {
-      // Never started (or stopped since): sends queued meanwhile must not wait out their ttl.
-      ctx.outbox?.rejectAll(new EngineStoppedError());
-      return Promise.resolve();
-    }
+    // Never started: stopped all the same (idle -> stopped), so that sends queued meanwhile are
+    // rejected rather than wait out their ttl, and iterators made meanwhile end.
+    if (state === EngineState.Idle) this.finish(undefined, deferred<void>());
+    if (state === EngineState.Idle || state === EngineState.Stopped) return Promise.resolve();
     this.stopping = (async () => {
       const session = ctx.session;
       if (session && session.phase !== 'opening') session.end({ kind: 'stop' });
