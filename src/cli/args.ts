@@ -3,6 +3,7 @@
  * A bad argument is reported by the command frame as one line naming it, then the usage, exit 2.
  */
 import { WsEngineError } from '../adapters/errors.js';
+import { parseWebSocketUrl } from '../adapters/validation.js';
 import { ADAPTER_NAMES } from './adapters.js';
 
 /** A bad command line; the message names the argument and says what is wrong. */
@@ -47,4 +48,42 @@ export function onePositional(positionals: readonly string[], name = '<url>'): s
   if (positionals.length === 0) throw new UsageError(`missing ${name}`);
   if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}" (expected one ${name})`);
   return positionals[0]!;
+}
+
+/** The engine's default `reconnect.minDelay`, which `--max-delay` may not go below. */
+const DEFAULT_MIN_DELAY = 1000;
+
+/**
+ * `--min-delay` and `--max-delay`, checked together here so that a pair the engine would refuse
+ * (the largest delay below the first one) is reported as the flag, not as an engine option.
+ */
+export function delayFlags(
+  minValue: string | undefined,
+  maxValue: string | undefined,
+): { minDelay: number | undefined; maxDelay: number | undefined } {
+  const minDelay = numberFlag('min-delay', minValue);
+  const maxDelay = numberFlag('max-delay', maxValue);
+  const floor = minDelay ?? DEFAULT_MIN_DELAY;
+  if (maxDelay !== undefined && maxDelay < floor) {
+    const source = minDelay === undefined ? `the default --min-delay (${floor})` : `--min-delay (${floor})`;
+    throw new UsageError(`--max-delay must be at least ${source}, got ${maxDelay}`);
+  }
+  return { minDelay, maxDelay };
+}
+
+/** A flag that must be more than 0 when given (the heartbeat's interval and timeout). */
+export function positiveFlag(flag: string, value: string | undefined): number | undefined {
+  const n = numberFlag(flag, value);
+  if (n === 0) throw new UsageError(`--${flag} must be more than 0`);
+  return n;
+}
+
+/** The `<url>`, checked as the adapters will read it, so that a bad one is a bad argument. */
+export function urlArgument(url: string): string {
+  try {
+    parseWebSocketUrl(url);
+  } catch (error) {
+    throw new UsageError(`invalid <url> "${url}": ${(error as Error).message}`);
+  }
+  return url;
 }
