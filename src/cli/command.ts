@@ -31,7 +31,7 @@ export function describeError(error: unknown): string {
 }
 
 /** The stack of `error` and of each of its causes, for `--debug`. */
-function stacks(error: unknown): string {
+export function stacks(error: unknown): string {
   const parts: string[] = [];
   let current: unknown = error;
   for (let depth = 0; current !== undefined && depth < 5; depth++) {
