@@ -44,6 +44,20 @@ describe('exec for browsers', () => {
     expect(await session.exitCode).toBe(0);
   });
 
+  it('stdout pipes through a TextDecoderStream, as docs/k8s.md shows (this file is type-checked)', async () => {
+    const s = await server(['v5.channel.k8s.io']);
+    const session = await exec(s.url('command=echo'), options());
+    cleanups.push(() => session.close());
+    const reader = session.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const writer = session.stdin.getWriter();
+    await writer.write(new TextEncoder().encode('ls 😀\n'));
+    await writer.close();
+    let text = '';
+    for (let next = await reader.read(); !next.done; next = await reader.read()) text += next.value;
+    expect(text).toBe('ls 😀\n');
+    expect(await session.exitCode).toBe(0);
+  });
+
   it.each(['v5.channel.k8s.io', 'v4.base64.channel.k8s.io'])('WHATWG streams both ways on %s', async (protocol) => {
     const s = await server([protocol]);
     const session = await exec(s.url('command=echo&code=42'), options());
