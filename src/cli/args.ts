@@ -35,6 +35,17 @@ export function headerFlags(values: readonly string[] | undefined): Record<strin
   return headers;
 }
 
+/**
+ * `--header` with `--adapter browser`: the WHATWG WebSocket cannot send request headers, and the
+ * adapter's own advice (an option) is not one the command line has.
+ */
+export function checkHeadersFor(adapter: string, headers: Record<string, string[]>): void {
+  const names = Object.keys(headers);
+  if (adapter === 'browser' && names.length > 0) {
+    throw new UsageError(`--header cannot be sent by --adapter browser (a WHATWG WebSocket sends no request headers): ${names.join(', ')}`);
+  }
+}
+
 /** Check `--adapter`. */
 export function adapterFlag(value: string): string {
   if (!(ADAPTER_NAMES as readonly string[]).includes(value)) {

@@ -9,7 +9,7 @@
  * `connect-session.ts`; this module holds the arguments and the process-level part.
  */
 import { parseArgs } from 'node:util';
-import { adapterFlag, delayFlags, headerFlags, numberFlag, onePositional, positiveFlag, urlArgument, UsageError } from './args.js';
+import { adapterFlag, checkHeadersFor, delayFlags, headerFlags, numberFlag, onePositional, positiveFlag, urlArgument, UsageError } from './args.js';
 import { runCommand } from './command.js';
 import { connect, type BinaryFormat, type ConnectArgs } from './connect-session.js';
 
@@ -87,10 +87,13 @@ export function parseConnectArgs(args: readonly string[]): ConnectArgs | undefin
     throw new UsageError(`--binary-as expects hex or base64, got "${binaryAs}"`);
   }
   const heartbeatTimeout = positiveFlag('heartbeat-timeout', values['heartbeat-timeout']);
+  const adapter = adapterFlag(values.adapter!);
+  const headers = headerFlags(values.header);
+  checkHeadersFor(adapter, headers);
   return {
     url,
-    adapter: adapterFlag(values.adapter!),
-    headers: headerFlags(values.header),
+    adapter,
+    headers,
     protocols: values.protocol ?? [],
     heartbeatInterval: numberFlag('heartbeat-interval', values['heartbeat-interval']),
     heartbeatTimeout,

@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { MessageType, type AdapterFactory, type HeaderInit } from '../adapters/types.js';
 import { createEngine } from '../engine/engine.js';
 import { AdapterUnavailableError, loadAdapter } from './adapters.js';
-import { adapterFlag, delayFlags, headerFlags, numberFlag as number, onePositional, positiveFlag, urlArgument, UsageError } from './args.js';
+import { adapterFlag, checkHeadersFor, delayFlags, headerFlags, numberFlag as number, onePositional, positiveFlag, urlArgument, UsageError } from './args.js';
 import { describeError as describe, runCommand } from './command.js';
 
 export { UsageError };
@@ -82,6 +82,7 @@ export function parseConsumeArgs(args: readonly string[]): ConsumeArgs | undefin
   const url = urlArgument(onePositional(positionals));
   const adapter = adapterFlag(values.adapter!);
   const headers = headerFlags(values.header);
+  checkHeadersFor(adapter, headers);
   return {
     url,
     adapter,

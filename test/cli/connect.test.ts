@@ -286,6 +286,9 @@ describe('connect arguments', () => {
     expect(() => parseConnectArgs(['ws://h/', '--wait', 'soon'])).toThrow('--wait');
     expect(() => parseConnectArgs(['ws://h/', 'ws://other/'])).toThrow('"ws://other/"');
     expect(() => parseConnectArgs(['ftp://h/'])).toThrow('invalid <url> "ftp://h/"');
+    // The WHATWG WebSocket cannot send headers: a command line asking for both is a bad one.
+    expect(() => parseConnectArgs(['ws://h/', '--adapter', 'browser', '--header', 'A: b'])).toThrow(/^--header cannot be sent by --adapter browser/);
+    expect(() => parseConnectArgs(['ws://h/', '--max-delay', '500'])).toThrow(/^--max-delay must be at least the default --min-delay \(1000\)/);
   });
 
   it('formats the status prompt and binary data', () => {
