@@ -300,8 +300,12 @@ describe('exec: heartbeat, close and abort', () => {
     const s = await server();
     const controller = new AbortController();
     const session = await open(s, 'command=silent', { signal: controller.signal });
-    controller.abort();
-    await expect(session.exitCode).rejects.toBeInstanceOf(ExecInterruptedError);
+    const reason = new Error('user pressed stop');
+    controller.abort(reason);
+    const error = await session.exitCode.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ExecInterruptedError);
+    // docs/k8s.md: the `cause` is what ended it, here the signal's reason.
+    expect((error as ExecInterruptedError).cause).toBe(reason);
     await session.closed;
     expect(await (await s.exchange(0)).closed).toBe(1000);
     expect(session.stdout.readableEnded || (await collect(session.stdout)) === '').toBe(true);
