@@ -54,6 +54,37 @@ export function reportUsage(command: string, message: string, usage: string): vo
   process.stderr.write(`wsengine ${command}: ${message}\n\n${usage}\n`);
 }
 
+/** stdout as the long-running commands write it, once its reader may have gone away. */
+export interface GuardedStdout {
+  write(text: string): boolean;
+  readonly isTTY: boolean;
+  readonly columns: number | undefined;
+}
+
+/**
+ * process.stdout for a command whose reader may go away (`| head -1` is an ordinary way to end):
+ * the first EPIPE calls `onGone` (the command then closes and exits as after Ctrl-C) and later
+ * lines are dropped. Every write to a closed pipe emits its own 'error', some after the command
+ * has returned, so the listener stays for the life of the process.
+ */
+export function guardedStdout(onGone: () => void): GuardedStdout {
+  let gone = false;
+  process.stdout.on('error', () => {
+    if (gone) return;
+    gone = true;
+    onGone();
+  });
+  return {
+    write: (text) => gone || process.stdout.write(text),
+    get isTTY() {
+      return process.stdout.isTTY === true;
+    },
+    get columns() {
+      return process.stdout.columns;
+    },
+  };
+}
+
 /**
  * Run a subcommand: parse (`undefined` from `parse` means help was asked for), then the body
  * with an abort signal fired by SIGINT/SIGTERM. `parse` throws for a bad argument; a thrown

@@ -17,7 +17,7 @@ import { MessageType, type AdapterFactory, type HeaderInit } from '../adapters/t
 import { createEngine } from '../engine/engine.js';
 import { AdapterUnavailableError, loadAdapter } from './adapters.js';
 import { adapterFlag, checkHeadersFor, delayFlags, headerFlags, numberFlag as number, onePositional, positiveFlag, urlArgument, UsageError } from './args.js';
-import { describeError as describe, runCommand } from './command.js';
+import { describeError as describe, guardedStdout, runCommand } from './command.js';
 
 export { UsageError };
 
@@ -197,20 +197,12 @@ export async function consume(run: ConsumeRun): Promise<number> {
 /** The process-level part: arguments, signals, stdout. */
 export function run(args: string[]): Promise<number> {
   return runCommand('consume', CONSUME_USAGE, args, parseConsumeArgs, async (parsed, signal) => {
-    // `| head -1` closing our stdout is an ordinary way to end: close with 1000 and leave
-    // quietly, as on SIGINT, instead of dying on the EPIPE of the next line. Every write to a
-    // closed pipe emits its own 'error', some after the run ends, so the listener stays.
+    // `| head -1` closing our stdout ends the run as SIGINT does: close with 1000, exit 0.
     const controller = new AbortController();
     const onAbort = (): void => controller.abort();
     signal.addEventListener('abort', onAbort, { once: true });
-    let readerGone = false;
-    process.stdout.on('error', () => {
-      readerGone = true;
-      controller.abort();
-    });
-    const out: LineSink = { write: (line) => readerGone || process.stdout.write(line) };
     try {
-      return await consume({ ...parsed, out, signal: controller.signal });
+      return await consume({ ...parsed, out: guardedStdout(onAbort), signal: controller.signal });
     } finally {
       signal.removeEventListener('abort', onAbort);
     }
