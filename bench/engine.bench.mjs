@@ -25,9 +25,11 @@ import { createEngine } from '../dist/engine/index.js';
 
 // Rounds of 100,000 messages lasted 0.1 s and single rounds varied by more than the 5% under
 // test; these defaults keep the whole run near 20 s.
-const MESSAGES = Number(process.env.ENGINE_BENCH_MESSAGES ?? 400_000);
-const ROUNDS = Number(process.env.ENGINE_BENCH_ROUNDS ?? 21);
-const IDLE = Number(process.env.ENGINE_BENCH_IDLE ?? 1000);
+// --quick (npm run bench -- --quick) trades steadiness for a run of a few seconds.
+const quick = process.argv.includes('--quick');
+const MESSAGES = Number(process.env.ENGINE_BENCH_MESSAGES ?? (quick ? 100_000 : 400_000));
+const ROUNDS = Number(process.env.ENGINE_BENCH_ROUNDS ?? (quick ? 5 : 21));
+const IDLE = Number(process.env.ENGINE_BENCH_IDLE ?? (quick ? 250 : 1000));
 const SIZE = 1024;
 
 v8.setFlagsFromString('--expose-gc');
@@ -101,8 +103,8 @@ function instantAdapter(limit, burst = 0) {
   return adapter;
 }
 
-const INSTANT = 1_000_000;
-const INSTANT_ROUNDS = 9;
+const INSTANT = quick ? 200_000 : 1_000_000;
+const INSTANT_ROUNDS = quick ? 5 : 9;
 
 const BURST = 64;
 

@@ -4,8 +4,8 @@
 //
 //   node bench/native.bench.mjs [--quick]
 //
-// BENCH_ONLY=<text> runs only the receive scenarios whose name contains the text (and skips
-// send and round trips); BENCH_TRACE=1 prints each run and the per-round ratios on stderr.
+// BENCH_ONLY=<text> runs only the receive and send scenarios whose name contains the text (and
+// skips round trips); BENCH_TRACE=1 prints each run and the per-round ratios on stderr.
 //
 // Prints a Markdown table; ratios above 1 mean the native adapter is faster.
 //
@@ -137,6 +137,20 @@ const drivers = {
       return samples;
     },
   },
+  // ws as a user gets it without its optional bufferutil (JavaScript masking), in a child
+  // process (the switch is read when ws loads); the run's time is measured inside the child.
+  'ws, no bufferutil': {
+    async send(url, count, payload) {
+      const child = spawn(process.execPath, [fileURLToPath(new URL('./ws-send-child.mjs', import.meta.url)), url, String(count), String(payload.length)], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, WS_NO_BUFFER_UTIL: '1' },
+      });
+      let out = '';
+      child.stdout.on('data', (chunk) => (out += chunk));
+      await once(child, 'close');
+      return Number(out);
+    },
+  },
   'raw socket': {
     recv: (url, count, _text, size) => rawRecv(url, count, size, false),
   },
@@ -196,7 +210,7 @@ if (createWsAdapter) {
 }
 
 // ---------------------------------------------------------------- scenarios
-const scale = quick ? 0.2 : 1;
+const scale = quick ? 0.1 : 1;
 const receive = [
   ['receive 16 B binary', 16, 'binary', 400_000],
   ['receive 1 KiB text', 1024, 'text', 80_000],
@@ -257,6 +271,8 @@ function ratio(a, b, factor = 1) {
 }
 
 const rows = [];
+/** A ratio of two medians, for the notes (the table's ratios are medians of per-round ratios). */
+const ratio2 = (a, b) => (b > 0 ? `${(a / b).toFixed(2)}x` : '-');
 const fmt = (n) => (!Number.isFinite(n) || n === 0 ? 'timeout' : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : n.toFixed(0));
 const mbps = (bytesPerSec) => `${(bytesPerSec / 1e6).toFixed(0)} MB/s`;
 
@@ -287,17 +303,24 @@ for (const [name, size, type, fullCount] of receive) {
   });
 }
 
-if (!only) {
-  const fullCount = 100_000;
-  const count = Math.round(fullCount * scale);
-  const payload = Buffer.alloc(1024, 0x62);
-  const names = ['native', 'ws client'];
-  const rates = await rounds(names, () => count, (driver) => drivers[driver].send(`${base}/sink?count=${count}`, count, payload), 'send');
-  rows.push({
-    name: 'send 1 KiB binary',
-    rates: Object.fromEntries(names.map((driver) => [driver, median(rates[driver])])),
-    vsWs: ratio(rates['native'], rates['ws client']),
-  });
+{
+  for (const [size, fullCount] of [
+    [1024, 100_000],
+    [64 * 1024, 8_000],
+  ]) {
+    const count = Math.round(fullCount * scale);
+    const payload = Buffer.alloc(size, 0x62);
+    const names = ['native', 'ws client', 'ws, no bufferutil'];
+    const label = size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
+    if (only && !`send ${label} binary`.includes(only)) continue;
+    const rates = await rounds(names, () => count, (driver) => drivers[driver].send(`${base}/sink?count=${count}`, count, payload), `send ${label}`);
+    rows.push({
+      name: `send ${label} binary`,
+      rates: Object.fromEntries(names.map((driver) => [driver, median(rates[driver])])),
+      vsWs: ratio(rates['native'], rates['ws client']),
+      bufferutil: ratio(rates['ws client'], rates['ws, no bufferutil']),
+    });
+  }
 }
 
 // Round trips: RTT_ROUNDS rounds alternating the drivers; in each, each driver's p50 and p99.
@@ -331,7 +354,14 @@ server.on('error', () => {});
 const hasWsAdapter = Boolean(drivers['ws adapter']);
 const header = ['scenario', 'native', 'ws client', ...(hasWsAdapter ? ['ws adapter'] : []), 'raw socket (bytes)', 'native / ws client', 'native / raw socket', 'native / raw onread'];
 const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
-for (const { name, rates, rawBytes, vsWs, vsRaw, vsOnread } of rows) {
+const bufferutilNotes = [];
+for (const { name, rates, rawBytes, vsWs, vsRaw, vsOnread, bufferutil } of rows) {
+  if (bufferutil) {
+    bufferutilNotes.push(
+      `${name}: ws with bufferutil ${fmt(rates['ws client'])} msg/s, without ${fmt(rates['ws, no bufferutil'])} msg/s (${bufferutil.toFixed(2)}x); ` +
+        `native / ws without bufferutil ${ratio2(rates['native'], rates['ws, no bufferutil'])}`,
+    );
+  }
   const cells = [
     name,
     `${fmt(rates['native'])} msg/s`,
@@ -368,5 +398,9 @@ console.log(
     '"native / raw onread" with one that reads with `onread` into a single reused buffer (the cheapest way, a ceiling no client reaches).\n',
 );
 console.log(lines.join('\n'));
+if (bufferutilNotes.length > 0) {
+  console.log('\n"ws client" loads the optional `bufferutil` (installed here); ws as installed without it (`WS_NO_BUFFER_UTIL=1`, in a child process), same run:\n');
+  for (const note of bufferutilNotes) console.log(`- ${note}`);
+}
 // A timed-out run may leave a connection open: do not wait for it.
 process.exit();

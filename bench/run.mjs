@@ -9,6 +9,10 @@ import { fileURLToPath } from 'node:url';
 const dir = fileURLToPath(new URL('.', import.meta.url));
 const benches = readdirSync(dir).filter((f) => f.endsWith('.bench.mjs')).sort();
 const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+// For benchmarks that size themselves from the environment rather than --quick (an explicit
+// setting still wins): the whole quick run stays under a minute.
+const QUICK_ENV = { RPC_BENCH_REQUESTS: '5000', RPC_BENCH_ROUNDS: '5' };
 const cpu = cpus();
 const machine =
   `${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ` +
@@ -20,6 +24,7 @@ for (const bench of benches) {
   const result = spawnSync(process.execPath, [fileURLToPath(new URL(bench, import.meta.url)), ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
     encoding: 'utf8',
+    env: quick ? { ...QUICK_ENV, ...process.env } : process.env,
   });
   process.stdout.write(result.stdout);
   if (result.status !== 0) {

@@ -93,6 +93,10 @@ function failureCode(error: Error | undefined): number | undefined {
   return 1002;
 }
 
+/** ws's send options, shared by every send (ws copies them). */
+const BINARY = { binary: true } as const;
+const TEXT = { binary: false } as const;
+
 function toBuffer(data: WebSocket.RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (Array.isArray(data)) return Buffer.concat(data);
@@ -233,12 +237,16 @@ class WsConnection implements CoreConnection {
   }
 
   #send(payload: string | Uint8Array, binary: boolean): void {
-    this.ws.send(payload, { binary }, (error) => {
-      // A failed send is followed by 'close'; its error becomes the close error's cause.
-      if (error) this.#lastError ??= error;
-      this.#wakeWriters();
-    });
+    // One callback for every send, not a closure each: Node's stream then runs the callbacks of
+    // writes completed together in one tick, as it does for ws's own sends without a callback.
+    this.ws.send(payload, binary ? BINARY : TEXT, this.#afterSend);
   }
+
+  readonly #afterSend = (error?: Error): void => {
+    // A failed send is followed by 'close'; its error becomes the close error's cause.
+    if (error) this.#lastError ??= error;
+    this.#wakeWriters();
+  };
 
   /** Hand queued writes to ws in call order, waiting while more than the high-water mark is buffered. */
   async #pump(): Promise<void> {
@@ -261,6 +269,7 @@ class WsConnection implements CoreConnection {
 
   readonly #wakeWriters = (): void => {
     const waiters = this.#drainWaiters;
+    if (waiters.length === 0) return;
     this.#drainWaiters = [];
     for (const wake of waiters) wake();
   };

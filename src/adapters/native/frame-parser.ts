@@ -75,6 +75,12 @@ const BufferView: BufferViewClass = (() => {
     return Buffer.from(buffer, byteOffset, length);
   } as unknown as BufferViewClass;
 })();
+/**
+ * A payload at least this large that begins at the end of one chunk continues as a view of the
+ * input (the socket input reads its rest right after it); a smaller one is copied into its own
+ * buffer, so that the chunk's memory can be read into again.
+ */
+const VIEW_MIN = 16 * 1024;
 /** Pause the socket when this many bytes wait for decompression to finish. */
 const BACKLOG_HIGH_WATER = 1024 * 1024;
 
@@ -111,6 +117,13 @@ export class FrameParser {
   #messageLength = 0;
   readonly #utf8 = new Utf8Validator();
 
+  /**
+   * Whether memory of the input pushed since the last {@link takeRetained} is still referenced
+   * (a binary message delivered as a view, a partial payload kept as one, a chunk kept for
+   * later): the socket input may read into that memory again only when it is not.
+   */
+  #retained = false;
+
   // Chunks that arrived while a decompression was running.
   #backlog: Buffer[] = [];
   #backlogBytes = 0;
@@ -141,6 +154,17 @@ export class FrameParser {
   stop(): void {
     this.#state = STOPPED;
     this.#release();
+  }
+
+  /**
+   * Whether the input pushed since the last call is still referenced; clears the flag. Text,
+   * control frames and headers are copied out, so a stream of text leaves nothing behind and
+   * the socket can read every chunk into the same memory (see socket-input.ts).
+   */
+  takeRetained(): boolean {
+    const retained = this.#retained;
+    this.#retained = false;
+    return retained;
   }
 
   /** Feed the next chunk from the socket. */
@@ -201,6 +225,7 @@ export class FrameParser {
   }
 
   #queue(chunk: Buffer): void {
+    this.#retained = true;
     this.#backlog.push(chunk);
     this.#backlogBytes += chunk.length;
     if (!this.#backlogPaused && this.#backlogBytes >= BACKLOG_HIGH_WATER) {
@@ -236,6 +261,7 @@ export class FrameParser {
       if (stop > end || length > limit) break;
       pos = stop;
       if (b0 === 0x82) {
+        this.#retained = true;
         handlers.onMessage(2, new BufferView(arrayBuffer, base + start, length));
       } else {
         const text = decodeUtf8(chunk, start, stop);
@@ -315,7 +341,13 @@ export class FrameParser {
       const filled = this.#filled;
       const take = Math.min(available, length - filled);
       const start = chunk.byteOffset + pos;
-      if (this.#target === undefined && (filled === 0 || this.#continues(chunk.buffer, start))) {
+      if (
+        this.#target === undefined &&
+        (filled === 0 ? this.#retained || length >= VIEW_MIN : this.#continues(chunk.buffer, start))
+      ) {
+        // A small payload begun at the end of a chunk nothing else is kept of is copied instead
+        // (below): a view would keep the chunk's memory from being read into again.
+        this.#retained = true;
         this.#pending = new BufferView(chunk.buffer, start - filled, filled + take);
       } else {
         chunk.copy(this.#ownTarget(), filled, pos, pos + take);
@@ -448,6 +480,7 @@ export class FrameParser {
         if (text === undefined) return this.#reject(1007, 'invalid UTF-8 in a text message');
         this.#handlers.onMessage(1, text);
       } else {
+        if (!owned) this.#retained = true;
         this.#handlers.onMessage(2, start === 0 && end === src.length ? src : new BufferView(src.buffer, src.byteOffset + start, end - start));
       }
       return this.#state !== STOPPED;
@@ -491,6 +524,8 @@ export class FrameParser {
   }
 
   #inflate(payload: Buffer): boolean {
+    // The compressed payload may be read after this call returns.
+    this.#retained = true;
     const deflate = this.#deflate!;
     const fin = this.#fin;
     const text = this.#messageOpcode === Opcode.Text;
@@ -525,6 +560,7 @@ export class FrameParser {
   /** Keep what is left of `chunk` until the decompression finishes. */
   #suspend(chunk: Buffer, pos: number): void {
     if (this.#state !== INFLATING || pos >= chunk.length) return;
+    this.#retained = true;
     this.#backlog.unshift(pos === 0 ? chunk : chunk.subarray(pos));
     this.#backlogBytes += chunk.length - pos;
   }

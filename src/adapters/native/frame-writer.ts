@@ -2,7 +2,8 @@
  * The sending half of the frame codec (RFC 6455 section 5.2): header, fresh masking key, and
  * masked payload, laid out in one buffer so that a frame is one socket write.
  */
-import { maskInPlace, writeMaskKey } from './mask.js';
+import { allocFrame } from './frame-pool.js';
+import { maskInPlace, maskInto, writeMaskKey } from './mask.js';
 
 /** Length of a client frame header (masking key included) for a payload of `length` bytes. */
 export function headerLength(length: number): number {
@@ -30,18 +31,17 @@ function writeHeader(target: Buffer, opcode: number, fin: boolean, rsv1: boolean
 
 /**
  * Encode a frame whose payload is `payload[start, end)`. The caller's bytes are never changed:
- * they are copied into the frame and masked there.
+ * they are masked on their way into the frame.
  */
 export function encodeFrame(opcode: number, fin: boolean, rsv1: boolean, payload: Uint8Array, start = 0, end = payload.length): Buffer {
   const length = end - start;
   const headerSize = headerLength(length);
-  const frame = Buffer.allocUnsafe(headerSize + length);
+  // Large frames in pooled memory: the writer gives it back once written (see frame-pool.ts).
+  const frame = allocFrame(headerSize + length);
   const keyOffset = writeHeader(frame, opcode, fin, rsv1, length);
   writeMaskKey(frame, keyOffset);
-  if (length > 0) {
-    frame.set(start === 0 && end === payload.length ? payload : payload.subarray(start, end), headerSize);
-    maskInPlace(frame, headerSize, headerSize + length, frame, keyOffset);
-  }
+  // Copied and masked in one pass where the length makes it worth it (see mask.ts).
+  if (length > 0) maskInto(payload, start, frame, headerSize, length, frame, keyOffset);
   return frame;
 }
 
@@ -51,7 +51,7 @@ export function encodeFrame(opcode: number, fin: boolean, rsv1: boolean, payload
  */
 export function encodeTextFrame(text: string, byteLength: number, opcode = 1, fin = true): Buffer {
   const headerSize = headerLength(byteLength);
-  const frame = Buffer.allocUnsafe(headerSize + byteLength);
+  const frame = allocFrame(headerSize + byteLength);
   const keyOffset = writeHeader(frame, opcode, fin, false, byteLength);
   writeMaskKey(frame, keyOffset);
   if (byteLength > 0) {

@@ -8,6 +8,7 @@
  */
 import type { Socket } from 'node:net';
 import { WriteQueue, type QueuedWrite } from '../core/write-queue.js';
+import { isPooled, releaseFrame } from './frame-pool.js';
 import { encodeFrame, encodeMessage, encodeTextFrame } from './frame-writer.js';
 import type { PerMessageDeflate } from './permessage-deflate.js';
 
@@ -18,6 +19,13 @@ interface Job extends QueuedWrite {
 }
 
 const RESOLVED = Promise.resolve();
+/**
+ * A write resolves at once while the socket holds fewer unwritten bytes than this, and otherwise
+ * once it has written them all ('drain'). Above the socket's own high-water mark (16 KiB, less
+ * than one large message) so that a sender awaiting each write still keeps the kernel's buffer
+ * fed: waiting for 'drain' after every 64 KiB message left the connection idle between them.
+ */
+const SEND_HIGH_WATER = 256 * 1024;
 
 export class Sender {
   readonly #socket: Socket;
@@ -54,7 +62,7 @@ export class Sender {
     if (this.#error !== undefined) return Promise.reject(this.#error);
     if (!this.#busy && this.#queue.length === 0 && !this.#compresses(data)) {
       this.#writeMessage(opcode, data, false);
-      return this.#socket.writableNeedDrain ? this.#waitDrain() : RESOLVED;
+      return this.#mustWait() ? this.#waitDrain() : RESOLVED;
     }
     return new Promise<void>((resolve, reject) => {
       // Aborted while queued, the message leaves the queue and is never sent.
@@ -91,6 +99,12 @@ export class Sender {
     if (!deflate) return false;
     const length = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
     return length >= deflate.threshold;
+  }
+
+  /** Whether the socket holds enough unwritten bytes for a write to wait for 'drain'. */
+  #mustWait(): boolean {
+    const socket = this.#socket;
+    return socket.writableNeedDrain && socket.writableLength >= SEND_HIGH_WATER;
   }
 
   #waitDrain(): Promise<void> {
@@ -130,7 +144,7 @@ export class Sender {
   }
 
   #finish(job: Job): void {
-    if (this.#socket.writableNeedDrain) this.#waitDrain().then(job.resolve, job.reject);
+    if (this.#mustWait()) this.#waitDrain().then(job.resolve, job.reject);
     else job.resolve();
   }
 
@@ -157,6 +171,14 @@ export class Sender {
       this.#socket.cork();
       process.nextTick(this.#uncork);
     }
-    this.#socket.write(frame, written);
+    if (!isPooled(frame)) {
+      this.#socket.write(frame, written);
+      return;
+    }
+    // A frame in pooled memory goes back to the pool once the socket is done with it.
+    this.#socket.write(frame, () => {
+      releaseFrame(frame);
+      written?.();
+    });
   }
 }

@@ -71,6 +71,8 @@ export interface InputSink {
   directTarget(minimum: number): Buffer | undefined;
   /** `length` bytes were read into the start of the buffer `directTarget` returned last. */
   pushDirect(length: number): void;
+  /** Whether memory of the input pushed since the last call is still referenced; clears the flag. */
+  takeRetained(): boolean;
 }
 
 export interface OnRead {
@@ -178,14 +180,23 @@ export class SocketInput {
       this.#sink!.pushDirect(length);
       return true;
     }
-    // The region is never handed out again: views of it stay valid.
-    this.#offset += length;
     const chunk = buffer.subarray(0, length);
     const sink = this.#sink;
     if (sink !== undefined) {
       sink.push(chunk);
+      // A region the parser keeps something of is never handed out again: views of it stay
+      // valid. One it kept nothing of (text, control frames: all copied out) is read into
+      // again, the way a socket reading into one reused buffer does: no new memory, and the
+      // bytes land in memory that is already in cache.
+      if (sink.takeRetained()) this.#offset += length;
+      else if (length === buffer.length && this.#slab!.length < this.#maxSlab) {
+        // The read filled all it was offered: take a larger slab (the reads into the same
+        // memory would otherwise stay as small as the first slab's).
+        this.#offset = this.#softEnd;
+      }
       return true;
     }
+    this.#offset += length;
     return this.#socket!.push(chunk);
   }
 }

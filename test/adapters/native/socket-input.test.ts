@@ -217,6 +217,80 @@ describe('SocketInput: slab sizes', () => {
   });
 });
 
+describe('SocketInput: memory read into again', () => {
+  it('reads a stream of text into the same memory, every message whole; a binary message (a view) moves it on', () => {
+    const texts: string[] = [];
+    const binaries: Buffer[] = [];
+    const parser = new FrameParser(
+      {
+        onMessage: (type: 1 | 2, data: string | Buffer) => (type === 1 ? texts.push(data as string) : binaries.push(data as Buffer)),
+        onPing() {},
+        onPong() {},
+        onClose() {},
+        onError() {},
+      },
+      { maxFrameSize: 1 << 20, maxMessageSize: 1 << 20 },
+    );
+    const input = new SocketInput();
+    input.bind({ read: () => null } as unknown as Socket);
+    input.attach(parser, Buffer.alloc(0));
+    // Text frames of 1000 bytes read 700 bytes at a time: most reads end inside a frame.
+    const sent = Array.from({ length: 300 }, (_, i) => String(i % 10).repeat(1000));
+    const stream = Buffer.concat(sent.map((text) => serverFrame(1, text)));
+    const regions = new Set<number>();
+    for (let pos = 0; pos < stream.length; ) {
+      const buffer = input.onread.buffer();
+      regions.add(buffer.byteOffset);
+      const n = Math.min(buffer.length, 700, stream.length - pos);
+      stream.copy(buffer, 0, pos, pos + n);
+      pos += n;
+      input.onread.callback(n, buffer);
+    }
+    expect(texts).toEqual(sent);
+    expect(regions.size).toBe(1);
+    // A binary message is delivered as a view of its read: the next read goes elsewhere.
+    const first = input.onread.buffer();
+    serverFrame(2, Buffer.from('kept')).copy(first);
+    input.onread.callback(6, first);
+    const second = input.onread.buffer();
+    expect(second.byteOffset).not.toBe(first.byteOffset);
+    serverFrame(1, 'x').copy(second);
+    input.onread.callback(3, second);
+    expect(binaries.map(String)).toEqual(['kept']);
+    expect(texts.at(-1)).toBe('x');
+  });
+
+  it('grows the memory it reads text into while reads fill it, then keeps reading into the same', () => {
+    const texts: string[] = [];
+    const parser = new FrameParser(
+      { onMessage: (_type: 1 | 2, data: string | Buffer) => texts.push(data as string), onPing() {}, onPong() {}, onClose() {}, onError() {} },
+      { maxFrameSize: 1 << 20, maxMessageSize: 1 << 20 },
+    );
+    const input = new SocketInput();
+    input.bind({ read: () => null } as unknown as Socket);
+    input.attach(parser, Buffer.alloc(0));
+    const sent = Array.from({ length: 2000 }, (_, i) => String(i % 10).repeat(1000));
+    const stream = Buffer.concat(sent.map((text) => serverFrame(1, text)));
+    const offered: number[] = [];
+    const memory = new Set<ArrayBufferLike>();
+    for (let pos = 0; pos < stream.length; ) {
+      const buffer = input.onread.buffer();
+      offered.push(buffer.length);
+      memory.add(buffer.buffer);
+      const n = Math.min(buffer.length, stream.length - pos);
+      stream.copy(buffer, 0, pos, pos + n);
+      pos += n;
+      input.onread.callback(n, buffer);
+    }
+    expect(texts).toEqual(sent);
+    // 16 KiB, 32 KiB, then 64 KiB slabs (the most small messages get), each offered up to its
+    // reserve; then the same 64 KiB slab for every read.
+    expect(Math.max(...offered)).toBeGreaterThan(32 * 1024);
+    expect(memory.size).toBe(3);
+    expect(offered.slice(-10).every((size) => size === offered.at(-1))).toBe(true);
+  });
+});
+
 describe('FrameParser: empty first fragments', () => {
   it('keeps a text message whose first fragments are empty a text message, and validates its UTF-8', () => {
     const events: unknown[] = [];
