@@ -23,16 +23,41 @@ export function numberFlag(flag: string, value: string | undefined, integer = fa
   return n;
 }
 
+/** An HTTP token (RFC 9110 section 5.6.2): header names and subprotocols (RFC 6455 section 4.1). */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** What a header value may not hold (RFC 9110 section 5.5): controls other than tab. */
+// eslint-disable-next-line no-control-regex -- the control characters are what is refused
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+
 /** `--header "Name: value"` flags, as lower-cased names to their values (a name may repeat). */
 export function headerFlags(values: readonly string[] | undefined): Record<string, string[]> {
   const headers: Record<string, string[]> = {};
   for (const header of values ?? []) {
     const colon = header.indexOf(':');
     if (colon <= 0) throw new UsageError(`--header expects "Name: value", got "${header}"`);
-    const name = header.slice(0, colon).trim().toLowerCase();
-    (headers[name] ??= []).push(header.slice(colon + 1).trim());
+    const given = header.slice(0, colon).trim();
+    if (!TOKEN.test(given)) throw new UsageError(`--header name "${given}" is not a token (letters, digits and !#$%&'*+-.^_\`|~)`);
+    const value = header.slice(colon + 1).trim();
+    if (CONTROL.test(value)) throw new UsageError(`--header "${given}" has a control character in its value`);
+    (headers[given.toLowerCase()] ??= []).push(value);
   }
   return headers;
+}
+
+/** `--protocol P` flags: tokens, each offered once (RFC 6455 section 4.1). */
+export function protocolFlags(values: readonly string[] | undefined): string[] {
+  const protocols = values ?? [];
+  protocols.forEach((protocol, i) => {
+    if (!TOKEN.test(protocol)) throw new UsageError(`--protocol expects a token (letters, digits and !#$%&'*+-.^_\`|~), got "${protocol}"`);
+    if (protocols.indexOf(protocol) !== i) throw new UsageError(`--protocol "${protocol}" is given twice`);
+  });
+  return [...protocols];
+}
+
+/** A value that goes into a header as it is (`--token`): no control characters. */
+export function headerSafe(flag: string, value: string): string {
+  if (CONTROL.test(value)) throw new UsageError(`--${flag} has a control character`);
+  return value;
 }
 
 /**

@@ -9,7 +9,7 @@
  * `connect-session.ts`; this module holds the arguments and the process-level part.
  */
 import { parseArgs } from 'node:util';
-import { adapterFlag, checkHeadersFor, delayFlags, headerFlags, numberFlag, onePositional, positiveFlag, urlArgument, UsageError } from './args.js';
+import { adapterFlag, checkHeadersFor, delayFlags, headerFlags, protocolFlags, numberFlag, onePositional, positiveFlag, urlArgument, UsageError } from './args.js';
 import { runCommand } from './command.js';
 import { connect, type BinaryFormat, type ConnectArgs } from './connect-session.js';
 
@@ -94,7 +94,7 @@ export function parseConnectArgs(args: readonly string[]): ConnectArgs | undefin
     url,
     adapter,
     headers,
-    protocols: values.protocol ?? [],
+    protocols: protocolFlags(values.protocol),
     heartbeatInterval: numberFlag('heartbeat-interval', values['heartbeat-interval']),
     heartbeatTimeout,
     reconnect: !values['no-reconnect'],

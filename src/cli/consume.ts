@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { MessageType, type AdapterFactory, type HeaderInit } from '../adapters/types.js';
 import { createEngine } from '../engine/engine.js';
 import { AdapterUnavailableError, loadAdapter } from './adapters.js';
-import { adapterFlag, checkHeadersFor, delayFlags, headerFlags, numberFlag as number, onePositional, positiveFlag, urlArgument, UsageError } from './args.js';
+import { adapterFlag, checkHeadersFor, delayFlags, headerFlags, protocolFlags, numberFlag as number, onePositional, positiveFlag, urlArgument, UsageError } from './args.js';
 import { describeError as describe, guardedStdout, runCommand } from './command.js';
 
 export { UsageError };
@@ -91,7 +91,7 @@ export function parseConsumeArgs(args: readonly string[]): ConsumeArgs | undefin
     ...delayFlags(values['min-delay'], values['max-delay']),
     maxRetries: number('max-retries', values['max-retries'], true),
     headers,
-    protocols: values.protocol ?? [],
+    protocols: protocolFlags(values.protocol),
     send: values.send ?? [],
   };
 }

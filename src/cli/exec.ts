@@ -15,7 +15,7 @@ import type { AdapterFactory } from '../adapters/types.js';
 import { exec, type ExecSession } from '../protocols/k8s/node.js';
 import { ExecInterruptedError } from '../protocols/k8s/errors.js';
 import { isK8sProtocol, DEFAULT_K8S_PROTOCOLS, type K8sProtocol } from '../protocols/k8s/protocols.js';
-import { urlArgument, UsageError } from './args.js';
+import { headerSafe, urlArgument, UsageError } from './args.js';
 import { isDebug, runCommand, stacks } from './command.js';
 
 export const EXEC_USAGE = `Usage: wsengine exec <url> [options]
@@ -70,6 +70,7 @@ export function parseExecArgs(args: readonly string[]): ExecArgs | undefined {
     if (!isK8sProtocol(p)) throw new UsageError(`--protocol expects one of ${DEFAULT_K8S_PROTOCOLS.join(', ')}, got "${p}"`);
   }
   if (values.token === '') throw new UsageError('--token expects a token');
+  if (values.token !== undefined) headerSafe('token', values.token);
   return { url, token: values.token, tty: values.tty ?? false, protocols: protocols as K8sProtocol[] };
 }
 

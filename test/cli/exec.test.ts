@@ -46,6 +46,7 @@ describe('exec arguments', () => {
     // A URL that cannot be dialled at all is a bad argument (exit 2), not a run-time failure.
     expect(() => parseExecArgs(['notaurl'])).toThrow(/^invalid <url> "notaurl"/);
     expect(() => parseExecArgs(['ftp://x/'])).toThrow(UsageError);
+    expect(() => parseExecArgs(['ws://x/', '--token', 'a\nb'])).toThrow(/^--token has a control character/);
     expect(parseExecArgs(['https://api.example:6443/api/v1/namespaces/d/pods/p/exec'])?.url).toBe(
       'https://api.example:6443/api/v1/namespaces/d/pods/p/exec',
     );
