@@ -88,6 +88,8 @@ export function onePositional(positionals: readonly string[], name = '<url>'): s
 
 /** The engine's default `reconnect.minDelay`, which `--max-delay` may not go below. */
 const DEFAULT_MIN_DELAY = 1000;
+/** The engine's default `reconnect.maxDelay`, which `--min-delay` alone may not go above. */
+const DEFAULT_MAX_DELAY = 30_000;
 
 /**
  * `--min-delay` and `--max-delay`, checked together here so that a pair the engine would refuse
@@ -99,6 +101,9 @@ export function delayFlags(
 ): { minDelay: number | undefined; maxDelay: number | undefined } {
   const minDelay = numberFlag('min-delay', minValue);
   const maxDelay = numberFlag('max-delay', maxValue);
+  if (maxDelay === undefined && minDelay !== undefined && minDelay > DEFAULT_MAX_DELAY) {
+    throw new UsageError(`--min-delay must be at most the default --max-delay (${DEFAULT_MAX_DELAY}), got ${minDelay}; give --max-delay too`);
+  }
   const floor = minDelay ?? DEFAULT_MIN_DELAY;
   if (maxDelay !== undefined && maxDelay < floor) {
     const source = minDelay === undefined ? `the default --min-delay (${floor})` : `--min-delay (${floor})`;

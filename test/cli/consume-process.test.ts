@@ -62,6 +62,7 @@ describe('wsengine consume, the process', () => {
     [['--heartbeat-timeout', '0'], '--heartbeat-timeout'],
     [['--max-delay', '500'], '--max-delay'],
     [['--min-delay', '2000', '--max-delay', '1000'], '--max-delay'],
+    [['--min-delay', '40000'], '--min-delay'],
   ])('%j is a bad argument: exit 2, the flag named, the usage, nothing on stdout', async (flags, named) => {
     const child = startCli(cli!.main, ['consume', 'ws://127.0.0.1:9/', '--max-retries', '0', ...flags]);
     expect(await child.exited).toBe(2);
