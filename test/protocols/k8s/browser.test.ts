@@ -5,6 +5,7 @@
 import { WebSocket } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createBrowserAdapter, type WhatwgWebSocketConstructor } from '../../../src/adapters/browser.js';
+import { InvalidOptionError } from '../../../src/adapters/errors.js';
 import { ExecStatusError, K8sProtocolError, exec, type BrowserExecOptions } from '../../../src/protocols/k8s/browser.js';
 import { startK8sServer, type K8sTestServer } from './server.js';
 
@@ -32,6 +33,14 @@ async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
 }
 
 describe('exec for browsers', () => {
+  it('refuses an option it does not have (headers: a browser cannot send them), naming it', async () => {
+    const s = await server();
+    const error = await exec(s.url('command=env'), options({ headers: { authorization: 'Bearer x' } } as never)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as InvalidOptionError).option).toBe('headers');
+    expect(s.exchanges).toHaveLength(0);
+  });
+
   it('carries the token as the base64url bearer subprotocol, not a header', async () => {
     const s = await server();
     const session = await exec(s.url('command=env'), options({ token: 'my.token/+' }));

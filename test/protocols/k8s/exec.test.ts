@@ -76,6 +76,11 @@ describe('exec: protocol negotiation', () => {
     await expect(exec(s.url('command=env'), { heartbeat: { interval: -1 } })).rejects.toThrow(/heartbeat\.interval/);
     await expect(exec('ftp://127.0.0.1/', {})).rejects.toThrow(/url/);
     await expect(exec(s.url('command=env'), { token: '' })).rejects.toThrow(/token/);
+    // A misspelt option would otherwise dial without it (no token: a 401 much later).
+    const misspelt = await exec(s.url('command=env'), { tokne: 'sekret' } as never).catch((e: unknown) => e);
+    expect(misspelt).toBeInstanceOf(InvalidOptionError);
+    expect((misspelt as InvalidOptionError).option).toBe('tokne');
+    await expect(exec(s.url('command=env'), { headers: 5 as never })).rejects.toThrow(/Invalid option headers/);
     expect(s.exchanges).toHaveLength(0);
   });
 
