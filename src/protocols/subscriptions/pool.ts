@@ -341,17 +341,19 @@ export function createSubscriptionPool<Data = unknown>(options: SubscriptionPool
   const pool: SubscriptionPool<Data> = {
     start,
     subscribe(keys, spec = {}) {
-      start();
-      const list = typeof keys === 'string' ? [keys] : keys;
-      // All or nothing: a call that does not fit places none of its keys (a caller told "full"
-      // must not find half of them subscribed).
-      const fresh = new Set(list.filter((key) => !placed.has(key)));
-      if (!room(fresh.size)) {
-        const full = Promise.reject(new PoolFullError(limits.maxConnections * limits.maxPerConnection));
-        full.catch(() => {});
-        return full;
+      let all: Promise<void>;
+      try {
+        start();
+        const list = typeof keys === 'string' ? [keys] : keys;
+        // All or nothing: a call that does not fit places none of its keys (a caller told "full"
+        // must not find half of them subscribed).
+        const fresh = new Set(list.filter((key) => !placed.has(key)));
+        if (!room(fresh.size)) throw new PoolFullError(limits.maxConnections * limits.maxPerConnection);
+        all = Promise.all(list.map((key) => subscribeOne(key, spec))).then(() => undefined);
+      } catch (error) {
+        // Engine options refused while opening a connection, say: the promise tells, never a throw.
+        all = Promise.reject(error);
       }
-      const all = Promise.all(list.map((key) => subscribeOne(key, spec))).then(() => undefined);
       all.catch(() => {});
       return all;
     },

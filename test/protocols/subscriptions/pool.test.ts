@@ -356,6 +356,22 @@ describe('subscription pool over the ws adapter', () => {
     expect(pool.list().map((s) => s.key).sort()).toEqual(['x', 'y']);
   });
 
+  it('engine options refused while opening a connection reject subscribe()\'s promise, never throw from it', async () => {
+    const pool = createSubscriptionPool<Tick>({
+      engine: () => ({ url: 'ws://127.0.0.1:1/', adapter: createWsAdapter, reconnect: { maxRetries: 3 } as never }),
+      maxPerConnection: 2,
+      keyOf: (m) => m.stream,
+      subscribeMessage,
+    });
+    cleanups.push(() => pool.stop());
+    let subscribed: Promise<void> | undefined;
+    expect(() => {
+      subscribed = pool.subscribe('a');
+    }).not.toThrow();
+    await expect(subscribed).rejects.toThrow(/reconnect\.maxRetries/);
+    expect(pool.list()).toEqual([]);
+  });
+
   it('a missing maxPerConnection is named as required', () => {
     const options = { engine: () => ({ url: 'ws://127.0.0.1:1/', adapter: createWsAdapter }), keyOf: () => 'x' };
     expect(() => createSubscriptionPool(options as never)).toThrow(/maxPerConnection: required/);
