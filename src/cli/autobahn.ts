@@ -105,7 +105,7 @@ export async function run(args: string[]): Promise<number> {
       },
     });
   } catch (error) {
-    process.stderr.write(`wsengine autobahn: ${(error as Error).message}\n${USAGE}`);
+    process.stderr.write(`wsengine autobahn: ${(error as Error).message}\n\n${USAGE}`);
     return 2;
   }
   const { values, positionals } = parsed;
@@ -114,7 +114,7 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) {
-    process.stderr.write(`wsengine autobahn: expected one URL\n${USAGE}`);
+    process.stderr.write(`wsengine autobahn: ${positionals.length === 0 ? 'missing <url>' : `unexpected argument "${positionals[1]}" (expected one <url>)`}\n\n${USAGE}`);
     return 2;
   }
   let base: URL;
@@ -122,7 +122,8 @@ export async function run(args: string[]): Promise<number> {
     base = new URL(positionals[0]!);
     if (!['ws:', 'wss:', 'http:', 'https:'].includes(base.protocol)) throw new Error(`unsupported scheme ${base.protocol}`);
   } catch (error) {
-    process.stderr.write(`wsengine autobahn: invalid URL ${positionals[0]}: ${(error as Error).message}\n`);
+    // A bad argument, like the other commands: the line naming it, then the usage.
+    process.stderr.write(`wsengine autobahn: invalid <url> "${positionals[0]}": ${(error as Error).message}\n\n${USAGE}`);
     return 2;
   }
   const adapterName = values.adapter;

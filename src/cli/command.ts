@@ -31,7 +31,7 @@ export function describeError(error: unknown): string {
 }
 
 /** The stack of `error` and of each of its causes, for `--debug`. */
-function stacks(error: unknown): string {
+export function stacks(error: unknown): string {
   const parts: string[] = [];
   let current: unknown = error;
   for (let depth = 0; current !== undefined && depth < 5; depth++) {
@@ -52,6 +52,37 @@ export function reportFailure(command: string, error: unknown, context?: string,
 /** Write a usage error: the line naming the argument, then the usage. */
 export function reportUsage(command: string, message: string, usage: string): void {
   process.stderr.write(`wsengine ${command}: ${message}\n\n${usage}\n`);
+}
+
+/** stdout as the long-running commands write it, once its reader may have gone away. */
+export interface GuardedStdout {
+  write(text: string): boolean;
+  readonly isTTY: boolean;
+  readonly columns: number | undefined;
+}
+
+/**
+ * process.stdout for a command whose reader may go away (`| head -1` is an ordinary way to end):
+ * the first EPIPE calls `onGone` (the command then closes and exits as after Ctrl-C) and later
+ * lines are dropped. Every write to a closed pipe emits its own 'error', some after the command
+ * has returned, so the listener stays for the life of the process.
+ */
+export function guardedStdout(onGone: () => void): GuardedStdout {
+  let gone = false;
+  process.stdout.on('error', () => {
+    if (gone) return;
+    gone = true;
+    onGone();
+  });
+  return {
+    write: (text) => gone || process.stdout.write(text),
+    get isTTY() {
+      return process.stdout.isTTY === true;
+    },
+    get columns() {
+      return process.stdout.columns;
+    },
+  };
 }
 
 /**

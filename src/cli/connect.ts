@@ -9,8 +9,7 @@
  * `connect-session.ts`; this module holds the arguments and the process-level part.
  */
 import { parseArgs } from 'node:util';
-import { parseWebSocketUrl } from '../adapters/validation.js';
-import { adapterFlag, headerFlags, numberFlag, onePositional, UsageError } from './args.js';
+import { adapterFlag, checkHeadersFor, delayFlags, headerFlags, protocolFlags, numberFlag, onePositional, positiveFlag, urlArgument, UsageError } from './args.js';
 import { runCommand } from './command.js';
 import { connect, type BinaryFormat, type ConnectArgs } from './connect-session.js';
 
@@ -82,28 +81,24 @@ export function parseConnectArgs(args: readonly string[]): ConnectArgs | undefin
   }
   const { values, positionals } = parsed;
   if (values.help) return undefined;
-  const url = onePositional(positionals);
-  try {
-    parseWebSocketUrl(url);
-  } catch (error) {
-    throw new UsageError(`invalid <url> "${url}": ${(error as Error).message}`);
-  }
+  const url = urlArgument(onePositional(positionals));
   const binaryAs = values['binary-as']!;
   if (binaryAs !== 'hex' && binaryAs !== 'base64') {
     throw new UsageError(`--binary-as expects hex or base64, got "${binaryAs}"`);
   }
-  const heartbeatTimeout = numberFlag('heartbeat-timeout', values['heartbeat-timeout']);
-  if (heartbeatTimeout === 0) throw new UsageError('--heartbeat-timeout must be more than 0');
+  const heartbeatTimeout = positiveFlag('heartbeat-timeout', values['heartbeat-timeout']);
+  const adapter = adapterFlag(values.adapter!);
+  const headers = headerFlags(values.header);
+  checkHeadersFor(adapter, headers);
   return {
     url,
-    adapter: adapterFlag(values.adapter!),
-    headers: headerFlags(values.header),
-    protocols: values.protocol ?? [],
+    adapter,
+    headers,
+    protocols: protocolFlags(values.protocol),
     heartbeatInterval: numberFlag('heartbeat-interval', values['heartbeat-interval']),
     heartbeatTimeout,
     reconnect: !values['no-reconnect'],
-    minDelay: numberFlag('min-delay', values['min-delay']),
-    maxDelay: numberFlag('max-delay', values['max-delay']),
+    ...delayFlags(values['min-delay'], values['max-delay']),
     maxRetries: numberFlag('max-retries', values['max-retries'], true),
     binaryAs: binaryAs satisfies BinaryFormat,
     quiet: values.quiet!,

@@ -16,8 +16,8 @@ import { parseArgs } from 'node:util';
 import { MessageType, type AdapterFactory, type HeaderInit } from '../adapters/types.js';
 import { createEngine } from '../engine/engine.js';
 import { AdapterUnavailableError, loadAdapter } from './adapters.js';
-import { adapterFlag, headerFlags, numberFlag as number, onePositional, UsageError } from './args.js';
-import { describeError as describe, runCommand } from './command.js';
+import { adapterFlag, checkHeadersFor, delayFlags, headerFlags, protocolFlags, numberFlag as number, onePositional, positiveFlag, urlArgument, UsageError } from './args.js';
+import { describeError as describe, guardedStdout, runCommand } from './command.js';
 
 export { UsageError };
 
@@ -79,19 +79,19 @@ export function parseConsumeArgs(args: readonly string[]): ConsumeArgs | undefin
   }
   const { values, positionals } = parsed;
   if (values.help) return undefined;
-  const url = onePositional(positionals);
+  const url = urlArgument(onePositional(positionals));
   const adapter = adapterFlag(values.adapter!);
   const headers = headerFlags(values.header);
+  checkHeadersFor(adapter, headers);
   return {
     url,
     adapter,
-    heartbeatInterval: number('heartbeat-interval', values['heartbeat-interval']),
-    heartbeatTimeout: number('heartbeat-timeout', values['heartbeat-timeout']),
-    minDelay: number('min-delay', values['min-delay']),
-    maxDelay: number('max-delay', values['max-delay']),
+    heartbeatInterval: positiveFlag('heartbeat-interval', values['heartbeat-interval']),
+    heartbeatTimeout: positiveFlag('heartbeat-timeout', values['heartbeat-timeout']),
+    ...delayFlags(values['min-delay'], values['max-delay']),
     maxRetries: number('max-retries', values['max-retries'], true),
     headers,
-    protocols: values.protocol ?? [],
+    protocols: protocolFlags(values.protocol),
     send: values.send ?? [],
   };
 }
@@ -196,7 +196,15 @@ export async function consume(run: ConsumeRun): Promise<number> {
 
 /** The process-level part: arguments, signals, stdout. */
 export function run(args: string[]): Promise<number> {
-  return runCommand('consume', CONSUME_USAGE, args, parseConsumeArgs, (parsed, signal) =>
-    consume({ ...parsed, out: process.stdout, signal }),
-  );
+  return runCommand('consume', CONSUME_USAGE, args, parseConsumeArgs, async (parsed, signal) => {
+    // `| head -1` closing our stdout ends the run as SIGINT does: close with 1000, exit 0.
+    const controller = new AbortController();
+    const onAbort = (): void => controller.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await consume({ ...parsed, out: guardedStdout(onAbort), signal: controller.signal });
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  });
 }

@@ -17,7 +17,7 @@ import { MessageType, type AdapterFactory } from '../adapters/types.js';
 import { createEngine } from '../engine/engine.js';
 import { loadAdapter } from './adapters.js';
 import { adapterFlag, UsageError } from './args.js';
-import { runCommand } from './command.js';
+import { guardedStdout, runCommand } from './command.js';
 import { RateMeter, StatusLine, type StatusOutput } from './status-line.js';
 
 export const DEMO_USAGE = `Usage: wsengine demo [options]
@@ -385,13 +385,19 @@ export function formatSummary(summary: DemoSummary, resume: boolean): string {
 /** The process-level part: arguments, Ctrl-C, stdout. */
 export function run(args: string[]): Promise<number> {
   return runCommand('demo', DEMO_USAGE, args, parseDemoArgs, async (options, signal) => {
+    // `npm start | head` closing our stdout ends the demo as Ctrl-C does, instead of an EPIPE crash.
+    const controller = new AbortController();
+    const onAbort = (): void => controller.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
     try {
-      await runDemo({ ...options, out: process.stdout, signal });
+      await runDemo({ ...options, out: guardedStdout(onAbort), signal: controller.signal });
       return 0;
     } catch (error) {
       process.stderr.write(`wsengine demo: ${(error as Error).message}
 `);
       return 1;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
     }
   });
 }

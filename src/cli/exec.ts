@@ -15,8 +15,8 @@ import type { AdapterFactory } from '../adapters/types.js';
 import { exec, type ExecSession } from '../protocols/k8s/node.js';
 import { ExecInterruptedError } from '../protocols/k8s/errors.js';
 import { isK8sProtocol, DEFAULT_K8S_PROTOCOLS, type K8sProtocol } from '../protocols/k8s/protocols.js';
-import { runCommand } from './command.js';
-import { UsageError } from './consume.js';
+import { headerSafe, urlArgument, UsageError } from './args.js';
+import { isDebug, runCommand, stacks } from './command.js';
 
 export const EXEC_USAGE = `Usage: wsengine exec <url> [options]
 
@@ -64,12 +64,14 @@ export function parseExecArgs(args: readonly string[]): ExecArgs | undefined {
   if (positionals.length !== 1) {
     throw new UsageError(positionals.length === 0 ? 'missing <url>' : `expected one <url>, got ${positionals.length} arguments`);
   }
+  const url = urlArgument(positionals[0]!);
   const protocols = values.protocol ?? [];
   for (const p of protocols) {
     if (!isK8sProtocol(p)) throw new UsageError(`--protocol expects one of ${DEFAULT_K8S_PROTOCOLS.join(', ')}, got "${p}"`);
   }
   if (values.token === '') throw new UsageError('--token expects a token');
-  return { url: positionals[0]!, token: values.token, tty: values.tty ?? false, protocols: protocols as K8sProtocol[] };
+  if (values.token !== undefined) headerSafe('token', values.token);
+  return { url, token: values.token, tty: values.tty ?? false, protocols: protocols as K8sProtocol[] };
 }
 
 /** The local terminal as the command needs it; `process.stdin`/`process.stdout` in the real one. */
@@ -93,12 +95,20 @@ function oneLine(text: string): string {
 }
 
 function describe(error: unknown): string {
-  if (error instanceof HandshakeError && error.status !== undefined) {
+  // A 101 is an upgrade the server accepted and the client then failed (no subprotocol, a bad
+  // Sec-WebSocket-Accept): its message says why; "refused with 101" would mislead.
+  if (error instanceof HandshakeError && error.status !== undefined && error.status !== 101) {
     return `handshake refused with ${error.status}${error.body ? `: ${oneLine(error.body)}` : ''}`;
   }
   const message = error instanceof Error ? error.message : String(error);
   const cause = error instanceof Error && error.cause instanceof Error && !message.includes(error.cause.message) ? `: ${error.cause.message}` : '';
   return oneLine(message + cause);
+}
+
+/** The one-line failure, and with `--debug` the stacks, as the other commands print them. */
+function fail(stderr: Writable, error: unknown): void {
+  stderr.write(`wsengine exec: ${describe(error)}\n`);
+  if (isDebug()) stderr.write(`${stacks(error)}\n`);
 }
 
 /**
@@ -141,7 +151,7 @@ export async function runExec(run: ExecRun): Promise<number> {
     });
   } catch (error) {
     if (run.signal.aborted) return 130;
-    stderr.write(`wsengine exec: ${describe(error)}\n`);
+    fail(stderr, error);
     return 1;
   }
 
@@ -166,7 +176,7 @@ export async function runExec(run: ExecRun): Promise<number> {
   } catch (error) {
     await output;
     if (run.signal.aborted && error instanceof ExecInterruptedError) return 130;
-    stderr.write(`wsengine exec: ${describe(error)}\n`);
+    fail(stderr, error);
     return 1;
   } finally {
     if (onResize) stdout.off('resize', onResize);

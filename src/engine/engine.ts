@@ -41,6 +41,7 @@ import { ReconnectPolicy, type ReconnectOptions, type RetryInfo } from './reconn
 import { send } from './session.js';
 import { EngineState, StateMachine } from './state.js';
 import { Supervisor } from './supervisor.js';
+import { MAX_DELAY } from './timers.js';
 import type { EngineTracing } from './tracing.js';
 
 /** What every hook receives about the connection it runs for. */
@@ -224,7 +225,7 @@ function createContext(options: EngineOptions): EngineContext {
     expectOption(options[hook] === undefined || typeof options[hook] === 'function', hook, 'a function', options[hook]);
   }
   expectOption(options.protocols === undefined || Array.isArray(options.protocols), 'protocols', 'an array of strings', options.protocols);
-  const closeTimeout = numberOption('closeTimeout', options.closeTimeout, 5000, 0);
+  const closeTimeout = numberOption('closeTimeout', options.closeTimeout, 5000, 0, MAX_DELAY);
   const outbox = options.outbox;
   expectOption(
     outbox === undefined || typeof (outbox as Partial<Outbox>).enqueue === 'function',

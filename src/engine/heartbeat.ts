@@ -17,7 +17,7 @@
 import { ConnectionClosedError, UnsupportedOperationError, WebSocketCloseError } from '../adapters/errors.js';
 import type { Message, MessageType, WriteData } from '../adapters/types.js';
 import { HeartbeatTimeoutError, InvalidOptionError } from './errors.js';
-import { expectOption, numberOption, POSITIVE } from './options.js';
+import { expectOption, knownOptions, numberOption, POSITIVE } from './options.js';
 import type { HeartbeatPhase } from './state.js';
 import { Timer } from './timers.js';
 
@@ -65,7 +65,7 @@ export function resolveHeartbeatOptions(options: HeartbeatOptions | false | unde
     throw new InvalidOptionError('heartbeat.message', 'is required in heartbeat mode "message"');
   }
   expectOption(o.isPong === undefined || typeof o.isPong === 'function', 'heartbeat.isPong', 'a function', o.isPong);
-  return { mode, interval, timeout, message: o.message, isPong: o.isPong, deliverPongs: o.deliverPongs ?? false };
+  return knownOptions(o, { mode, interval, timeout, message: o.message, isPong: o.isPong, deliverPongs: o.deliverPongs ?? false }, 'heartbeat.');
 }
 
 /** What the heartbeat needs from the connection. */

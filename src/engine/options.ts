@@ -3,4 +3,16 @@
  * is checked once, when the engine (or an optional feature) is made, with a message that names
  * the option.
  */
+import { InvalidOptionError } from '../adapters/errors.js';
+
 export { expectOption, FINITE, numberOption, POSITIVE } from '../adapters/options.js';
+
+/**
+ * Refuse a key of a nested options object (`reconnect`, `heartbeat`, ...) that `resolved` (the
+ * options as read, under the same names) does not have: a typo or another client's name
+ * (`maxRetries`, `intervalMs`) would otherwise change nothing, silently.
+ */
+export function knownOptions<T extends object>(options: object, resolved: T, prefix: string): T {
+  for (const key of Object.keys(options)) if (!(key in resolved)) throw new InvalidOptionError(prefix + key, 'not an option');
+  return resolved;
+}

@@ -10,7 +10,7 @@
 import { abortReason } from '../adapters/signals.js';
 import type { MessageType, WriteData } from '../adapters/types.js';
 import { MessageExpiredError, OutboxOverflowError } from './errors.js';
-import { numberOption, POSITIVE } from './options.js';
+import { knownOptions, numberOption, POSITIVE } from './options.js';
 import { byteLength } from './metrics.js';
 import { isConnectionGone } from './reader.js';
 import { Timer } from './timers.js';
@@ -32,11 +32,11 @@ export interface ResolvedOutboxOptions {
 
 function resolveOutboxOptions(options: OutboxOptions | undefined): ResolvedOutboxOptions {
   const o = options ?? {};
-  return {
+  return knownOptions(o, {
     maxMessages: numberOption('outbox.maxMessages', o.maxMessages, 1000, POSITIVE, Infinity),
     maxBytes: numberOption('outbox.maxBytes', o.maxBytes, 1024 * 1024, POSITIVE, Infinity),
     ttl: numberOption('outbox.ttl', o.ttl, 30_000, POSITIVE, Infinity),
-  };
+  }, 'outbox.');
 }
 
 /** One queued message and its caller's promise. */

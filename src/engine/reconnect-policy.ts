@@ -6,7 +6,8 @@
  */
 import { HandshakeError, InvalidArgumentError, UnsupportedOperationError, WebSocketCloseError } from '../adapters/errors.js';
 import { InvalidOptionError } from './errors.js';
-import { expectOption, numberOption } from './options.js';
+import { expectOption, knownOptions, numberOption } from './options.js';
+import { MAX_DELAY } from './timers.js';
 
 /** What a retry decision is told besides the error. */
 export interface RetryContext {
@@ -125,17 +126,19 @@ export class ReconnectPolicy {
   ) {
     const o = options;
     this.retries = numberOption('reconnect.retries', o.retries, Infinity, 0, Infinity, true);
-    this.minDelay = numberOption('reconnect.minDelay', o.minDelay, 1000, 0);
-    this.maxDelay = numberOption('reconnect.maxDelay', o.maxDelay, 30_000, this.minDelay);
+    this.minDelay = numberOption('reconnect.minDelay', o.minDelay, 1000, 0, MAX_DELAY);
+    this.maxDelay = numberOption('reconnect.maxDelay', o.maxDelay, 30_000, this.minDelay, MAX_DELAY);
     this.factor = numberOption('reconnect.factor', o.factor, 2, 1);
     this.jitter = numberOption('reconnect.jitter', o.jitter, 0.2, 0, 1);
     this.minUptime = numberOption('reconnect.minUptime', o.minUptime, 5000, 0);
-    this.openTimeout = numberOption('reconnect.openTimeout', o.openTimeout, 10_000, 1);
-    this.maxRetryAfter = numberOption('reconnect.maxRetryAfter', o.maxRetryAfter, 600_000, 0);
+    this.openTimeout = numberOption('reconnect.openTimeout', o.openTimeout, 10_000, 1, MAX_DELAY);
+    this.maxRetryAfter = numberOption('reconnect.maxRetryAfter', o.maxRetryAfter, 600_000, 0, MAX_DELAY);
     expectOption(options.retryOnStart === undefined || typeof options.retryOnStart === 'boolean', 'reconnect.retryOnStart', 'a boolean', options.retryOnStart);
     this.retryOnStart = options.retryOnStart ?? true;
     expectOption(options.shouldRetry === undefined || typeof options.shouldRetry === 'function', 'reconnect.shouldRetry', 'a function', options.shouldRetry);
     this.decide = options.shouldRetry;
+    // Every option is a member of the policy under its own name (shouldRetry: the method).
+    knownOptions(o, this, 'reconnect.');
   }
 
   /** Whether `error` is worth another attempt, by the user's rule or the default one. */

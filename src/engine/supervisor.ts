@@ -46,11 +46,13 @@ export class Supervisor {
   constructor(private readonly ctx: EngineContext) {}
 
   start(): Promise<void> {
+    // A stop under way wins over everything else: its engine ends stopped, so neither the
+    // pending start's promise nor "already running" would tell the truth.
+    if (this.stopping) return Promise.reject(new EngineStoppedError('The engine is stopping'));
     if (this.starting) return this.starting;
     const { ctx } = this;
     const state = ctx.machine.state;
     if (state !== EngineState.Idle && state !== EngineState.Stopped) return Promise.resolve();
-    if (this.stopping) return Promise.reject(new EngineStoppedError('The engine is stopping'));
     ctx.life = new AbortController();
     const first = deferred<void>();
     this.starting = first.promise;
@@ -68,6 +70,9 @@ export class Supervisor {
     if (this.stopping) return this.stopping;
     const { ctx } = this;
     const state = ctx.machine.state;
+    // Never started: stopped all the same (idle -> stopped), so that sends queued meanwhile are
+    // rejected rather than wait out their ttl, and iterators made meanwhile end.
+    if (state === EngineState.Idle) this.finish(undefined, deferred<void>());
     if (state === EngineState.Idle || state === EngineState.Stopped) return Promise.resolve();
     this.stopping = (async () => {
       const session = ctx.session;

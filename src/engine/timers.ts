@@ -4,6 +4,13 @@
  * fake clocks do not reach it.
  */
 
+/**
+ * The longest delay a timer takes (2^31 - 1 ms, about 24.8 days): setTimeout fires a longer one
+ * after 1 ms, so a huge ttl or interval would spin, re-arming every millisecond. Longer waits are
+ * cut to this; whoever re-arms after it finds the time not yet come.
+ */
+export const MAX_DELAY = 2 ** 31 - 1;
+
 /** Resolve after `ms`; reject with the signal's reason when it aborts. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.reject(signal.reason);
@@ -15,7 +22,7 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
     const handle = globalThis.setTimeout(() => {
       signal.removeEventListener('abort', onAbort);
       resolve();
-    }, ms);
+    }, Math.min(ms, MAX_DELAY));
     signal.addEventListener('abort', onAbort, { once: true });
   });
 }
@@ -30,7 +37,7 @@ export class Timer {
     this.handle = globalThis.setTimeout(() => {
       this.handle = undefined;
       callback();
-    }, ms);
+    }, Math.min(ms, MAX_DELAY));
   }
 
   cancel(): void {

@@ -3,7 +3,7 @@
  * part on each connection, and never touches the network. Pair it with {@link MockAdapter}.
  */
 import { capRefusalBody } from '../adapters/core/refusal-body.js';
-import { ConnectionClosedError, HandshakeError, InvalidArgumentError } from '../adapters/errors.js';
+import { ConnectionClosedError, HandshakeError, InvalidArgumentError, InvalidOptionError } from '../adapters/errors.js';
 import { abortReason } from '../adapters/signals.js';
 import type { HandshakeResponse, OperationOptions } from '../adapters/types.js';
 import { parseWebSocketUrl } from '../adapters/validation.js';
@@ -47,14 +47,22 @@ const DEFAULT_DELAYS: MockDelays = { dial: 0, pong: 0, close: 0 };
 function checkDelays(delays: Partial<MockDelays> | undefined, base: MockDelays): MockDelays {
   if (delays === undefined) return base;
   if (typeof delays !== 'object' || delays === null) {
-    throw new InvalidArgumentError(`Invalid option delays: expected an object, got ${String(delays)}`);
+    throw new InvalidOptionError('delays', `expected an object, got ${String(delays)}`);
   }
+  onlyKeys(delays, ['dial', 'pong', 'close'], 'delays.');
   const out = { ...base };
   for (const name of ['dial', 'pong', 'close'] as const) {
     const value = delays[name];
     if (value !== undefined) out[name] = checkDelay(`delays.${name}`, value);
   }
   return out;
+}
+
+/** Refuse a key that is no option (a typo would otherwise change nothing, silently). */
+function onlyKeys(options: object, names: readonly string[], prefix = ''): void {
+  for (const key of Object.keys(options)) {
+    if (!names.includes(key)) throw new InvalidOptionError(prefix + key, `not an option of MockServer (${names.join(', ')})`);
+  }
 }
 
 function checkRefusal(refusal: MockRefusal): MockRefusal {
@@ -122,19 +130,20 @@ export class MockServer extends Emitter<MockServerEvents> {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidArgumentError('Invalid MockServer options: expected an object');
     }
+    onlyKeys(options, ['url', 'delays', 'selectProtocol', 'answerPings']);
     const url = options.url ?? 'ws://mock.invalid/';
     try {
       this.url = parseWebSocketUrl(url).href;
     } catch (error) {
-      throw new InvalidArgumentError(`Invalid option url: ${(error as Error).message}`);
+      throw new InvalidOptionError('url', (error as Error).message);
     }
     this.#delays = checkDelays(options.delays, DEFAULT_DELAYS);
     if (options.selectProtocol !== undefined && typeof options.selectProtocol !== 'function') {
-      throw new InvalidArgumentError('Invalid option selectProtocol: expected a function');
+      throw new InvalidOptionError('selectProtocol', 'expected a function');
     }
     this.#selectProtocol = options.selectProtocol ?? ((offered) => offered[0] ?? false);
     if (options.answerPings !== undefined && typeof options.answerPings !== 'boolean') {
-      throw new InvalidArgumentError('Invalid option answerPings: expected a boolean');
+      throw new InvalidOptionError('answerPings', 'expected a boolean');
     }
     this.#answerPings = options.answerPings ?? true;
     // Adapters reach this server through the wire, never by calling into it.

@@ -4,7 +4,7 @@
  * A zero delay runs on a promise microtask: no timer, no `setImmediate`, no I/O, so a test
  * without delays needs no fake clock at all.
  */
-import { InvalidArgumentError } from '../adapters/errors.js';
+import { InvalidOptionError } from '../adapters/errors.js';
 
 /** Cancels a scheduled callback; harmless once it ran. */
 export type Cancel = () => void;
@@ -60,7 +60,7 @@ export class TimerGroup {
 /** Check a delay option: a finite number of milliseconds, 0 or more. */
 export function checkDelay(name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new InvalidArgumentError(`Invalid option ${name}: expected a finite number of milliseconds >= 0, got ${String(value)}`);
+    throw new InvalidOptionError(name, `expected a finite number of milliseconds >= 0, got ${String(value)}`);
   }
   return value;
 }

@@ -18,6 +18,7 @@
  * on 127.0.0.1 and connects to 127.0.0.1 only. `close()` ends everything it holds.
  */
 import net from 'node:net';
+import { InvalidArgumentError, InvalidOptionError } from '../adapters/errors.js';
 
 export interface FaultProxyOptions {
   /** Port of the target on 127.0.0.1. */
@@ -35,6 +36,22 @@ interface Settings {
   delayMs: number;
   bytesPerSecond: number;
   segmentSize: number;
+}
+
+/** A TCP port to connect to: a whole number from 1 to 65535. */
+function isPort(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 65535;
+}
+
+/**
+ * A fault setting: a finite number >= 0 (whole where `integer`). A fraction of a byte per
+ * segment would make the proxy write empty slices forever, and NaN would hold every chunk.
+ */
+function checkSetting(call: string, value: unknown, integer = false): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (integer && !Number.isInteger(value))) {
+    throw new InvalidArgumentError(`${call}() expects a ${integer ? 'whole ' : ''}number >= 0, got ${String(value)}`);
+  }
+  return value;
 }
 
 /** Destroy with a TCP RST where the socket is connected (plain destroy otherwise). */
@@ -172,8 +189,13 @@ export class FaultProxy {
   accepted = 0;
 
   private constructor(options: FaultProxyOptions) {
+    if (!isPort(options.targetPort)) {
+      throw new InvalidOptionError('targetPort', `expected a port from 1 to 65535, got ${String(options.targetPort)}`);
+    }
+    const port = options.port ?? 0;
+    if (port !== 0 && !isPort(port)) throw new InvalidOptionError('port', `expected 0 or a port from 1 to 65535, got ${String(port)}`);
     this.#targetPort = options.targetPort;
-    this.#port = options.port ?? 0;
+    this.#port = port;
   }
 
   /** Start a proxy to `127.0.0.1:targetPort`. */
@@ -208,6 +230,7 @@ export class FaultProxy {
 
   /** Point new connections at another target port (a restarted server on a new port). */
   retarget(port: number): void {
+    if (!isPort(port)) throw new InvalidArgumentError(`retarget() expects a port from 1 to 65535, got ${String(port)}`);
     this.#targetPort = port;
   }
 
@@ -266,17 +289,17 @@ export class FaultProxy {
 
   /** Hold every chunk `ms` before forwarding it (0: none). */
   setDelay(ms: number): void {
-    this.#settings.delayMs = ms;
+    this.#settings.delayMs = checkSetting('setDelay', ms);
   }
 
   /** Forward at most `bytesPerSecond` each way (0: unlimited). */
   setBandwidth(bytesPerSecond: number): void {
-    this.#settings.bytesPerSecond = bytesPerSecond;
+    this.#settings.bytesPerSecond = checkSetting('setBandwidth', bytesPerSecond);
   }
 
   /** Forward in writes of at most `bytes`, one per event-loop turn (0: as received). */
   setSegmentSize(bytes: number): void {
-    this.#settings.segmentSize = bytes;
+    this.#settings.segmentSize = checkSetting('setSegmentSize', bytes, true);
   }
 
   /** Back to passing everything through at once (open connections keep a black hole). */

@@ -286,6 +286,17 @@ describe('connect arguments', () => {
     expect(() => parseConnectArgs(['ws://h/', '--wait', 'soon'])).toThrow('--wait');
     expect(() => parseConnectArgs(['ws://h/', 'ws://other/'])).toThrow('"ws://other/"');
     expect(() => parseConnectArgs(['ftp://h/'])).toThrow('invalid <url> "ftp://h/"');
+    // The WHATWG WebSocket cannot send headers: a command line asking for both is a bad one.
+    expect(() => parseConnectArgs(['ws://h/', '--adapter', 'browser', '--header', 'A: b'])).toThrow(/^--header cannot be sent by --adapter browser/);
+    expect(() => parseConnectArgs(['ws://h/', '--max-delay', '500'])).toThrow(/^--max-delay must be at least the default --min-delay \(1000\)/);
+    expect(() => parseConnectArgs(['ws://h/', '--min-delay', '40000'])).toThrow(/^--min-delay must be at most the default --max-delay \(30000\)/);
+    expect(parseConnectArgs(['ws://h/', '--min-delay', '40000', '--max-delay', '60000'])).toMatchObject({ minDelay: 40000, maxDelay: 60000 });
+    // What the handshake cannot carry is a bad argument (exit 2), not a failed connection (exit 1).
+    expect(() => parseConnectArgs(['ws://h/', '--protocol', 'a,b'])).toThrow(/^--protocol expects a token/);
+    expect(() => parseConnectArgs(['ws://h/', '--protocol', ''])).toThrow(/^--protocol expects a token/);
+    expect(() => parseConnectArgs(['ws://h/', '--protocol', 'p', '--protocol', 'p'])).toThrow(/^--protocol "p" is given twice/);
+    expect(() => parseConnectArgs(['ws://h/', '--header', 'Bad Name: v'])).toThrow(/^--header name "Bad Name" is not a token/);
+    expect(() => parseConnectArgs(['ws://h/', '--header', 'X-A: a\u0001b'])).toThrow(/^--header "X-A" has a control character/);
   });
 
   it('formats the status prompt and binary data', () => {

@@ -307,6 +307,9 @@ describe('arguments', () => {
     expect(() => parseConsumeArgs(['ws://x/', '--adapter', 'telnet'])).toThrow('--adapter expects one of');
     expect(() => parseConsumeArgs(['ws://x/', '--max-retries', '1.5'])).toThrow('--max-retries');
     expect(() => parseConsumeArgs(['ws://x/', '--header', 'novalue'])).toThrow('--header');
+    expect(() => parseConsumeArgs(['ws://x/', '--adapter', 'browser', '--header', 'A: b'])).toThrow(/^--header cannot be sent by --adapter browser/);
+    expect(() => parseConsumeArgs(['ws://x/', '--protocol', 'a b'])).toThrow(/^--protocol expects a token/);
+    expect(() => parseConsumeArgs(['ws://x/', '--header', 'a(b): c'])).toThrow(/^--header name "a\(b\)" is not a token/);
     expect(() => parseConsumeArgs(['ws://x/', '--bogus'])).toThrow(UsageError);
     expect(parseConsumeArgs(['--help'])).toBeUndefined();
     const stderr = process.stderr.write;

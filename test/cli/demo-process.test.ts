@@ -2,6 +2,7 @@
  * `wsengine demo` (what `npm start` runs) as a process: on a pseudo-terminal it keeps a live
  * summary line under the event lines; through a pipe it writes plain lines only.
  */
+import { spawn } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildCli, killAll, startCli } from './support/cli-process.js';
 
@@ -50,5 +51,21 @@ describe('demo', () => {
     const events = out.split('\nSummary after')[0]!.split('\n').filter(Boolean);
     expect(events.length).toBeGreaterThan(2);
     for (const line of events) expect(line).toMatch(/^\d\d:\d\d:\d\d\.\d{3} {2}\S+/);
+  });
+
+  it('a reader that goes away (npm start | head -2): ends quietly with 0, no EPIPE crash', async () => {
+    const child = spawn(process.execPath, [cli.main, ...ARGS], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const stderr: Buffer[] = [];
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    try {
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+      // Ticks go on every 20 ms: the next line meets the closed pipe.
+      child.stdout.destroy();
+      expect(await exited).toBe(0);
+      expect(Buffer.concat(stderr).toString()).toBe('');
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
   });
 });

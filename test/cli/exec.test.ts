@@ -11,6 +11,7 @@ import { build } from 'esbuild';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseExecArgs, runExec, type Terminal } from '../../src/cli/exec.js';
 import { UsageError } from '../../src/cli/consume.js';
+import { K8sProtocol } from '../../src/protocols/k8s/protocols.js';
 import { startK8sServer, type K8sTestServer, type ServerOptions } from '../protocols/k8s/server.js';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -42,6 +43,13 @@ describe('exec arguments', () => {
     expect(() => parseExecArgs([])).toThrow(UsageError);
     expect(() => parseExecArgs(['ws://x/', '--protocol', 'v9.channel.k8s.io'])).toThrow(/--protocol/);
     expect(() => parseExecArgs(['ws://x/', '--nope'])).toThrow(UsageError);
+    // A URL that cannot be dialled at all is a bad argument (exit 2), not a run-time failure.
+    expect(() => parseExecArgs(['notaurl'])).toThrow(/^invalid <url> "notaurl"/);
+    expect(() => parseExecArgs(['ftp://x/'])).toThrow(UsageError);
+    expect(() => parseExecArgs(['ws://x/', '--token', 'a\nb'])).toThrow(/^--token has a control character/);
+    expect(parseExecArgs(['https://api.example:6443/api/v1/namespaces/d/pods/p/exec'])?.url).toBe(
+      'https://api.example:6443/api/v1/namespaces/d/pods/p/exec',
+    );
   });
 });
 
@@ -84,6 +92,25 @@ describe('runExec (in-process)', () => {
     await s.exchange(0);
     controller.abort();
     expect(await done).toBe(130);
+  });
+
+  it('an upgrade the client rejects after a 101 is not reported as "refused with 101"', async () => {
+    // The server accepts the upgrade but picks none of the offered subprotocols (a server
+    // that speaks only v4, asked for v5 alone); the ws client then fails the handshake itself.
+    const s = await server({ supported: ['v4.channel.k8s.io'] });
+    const terminal = { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() };
+    const err = text(terminal.stderr);
+    const code = await runExec({
+      url: s.url('command=exit&code=0'),
+      token: undefined,
+      tty: false,
+      protocols: [K8sProtocol.V5],
+      terminal,
+      signal: new AbortController().signal,
+    });
+    expect(code).toBe(1);
+    expect(err()).not.toContain('refused with 101');
+    expect(err()).toMatch(/^wsengine exec: [^\n]*no subprotocol[^\n]*\n$/);
   });
 
   it('a broken server: a one-line message and 1', async () => {
@@ -188,5 +215,22 @@ describe('wsengine exec (child process)', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr).toBe('wsengine exec: handshake refused with 403: { "kind": "Status", "message": "pods \\"web-0\\" is forbidden", "code": 403 }\n');
+  });
+
+  it('--debug adds the stack after the one line, as for every command', async () => {
+    const s = await server({ refuse: { status: 403, body: 'forbidden' } });
+    const result = await wsengine(['exec', s.url('command=echo'), '--debug'], '');
+    expect(result.code).toBe(1);
+    const [first, ...rest] = result.stderr.trimEnd().split('\n');
+    expect(first).toBe('wsengine exec: handshake refused with 403: forbidden');
+    expect(rest[0]).toMatch(/^HandshakeError: /);
+    expect(rest.some((line) => /^\s+at /.test(line))).toBe(true);
+  });
+
+  it('an invalid <url> is a bad argument: exit 2 and the usage', async () => {
+    const result = await wsengine(['exec', 'notaurl'], '');
+    expect(result.code).toBe(2);
+    expect(result.stderr.split('\n')[0]).toMatch(/^wsengine exec: invalid <url> "notaurl"/);
+    expect(result.stderr).toContain('Usage: wsengine exec');
   });
 });

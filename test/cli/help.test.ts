@@ -102,6 +102,15 @@ describe('wsengine', () => {
     expect(missing.stderr.split('\n')[0]).toBe('wsengine connect: missing <url>');
   });
 
+  it('an invalid <url> is a bad argument for every command that takes one: exit 2, the line, the usage', async () => {
+    for (const command of ['connect', 'consume', 'exec', 'autobahn']) {
+      const result = await wsengine([command, 'notaurl']);
+      expect({ command, code: result.code, stdout: result.stdout }).toEqual({ command, code: 2, stdout: '' });
+      expect(result.stderr.split('\n')[0]).toMatch(new RegExp(`^wsengine ${command}: invalid <url> "notaurl"`));
+      expect(result.stderr).toContain(`\n\nUsage: wsengine ${command} <url>`);
+    }
+  });
+
   it('a failure at run time is one line and exit 1; --debug adds the stack', async () => {
     const url = `ws://127.0.0.1:${await closedPort()}/`;
     for (const command of ['connect', 'autobahn']) {

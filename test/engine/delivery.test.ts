@@ -84,6 +84,20 @@ describe('async iteration', () => {
     expect(seen).toEqual(['x', 'y', 'z']);
   });
 
+  it('an iterator made before start() ends when stop() comes first; the engine goes idle -> stopped', async () => {
+    const { engine, of } = harness();
+    const iterator = messages(engine);
+    const done = iterator.next();
+    await engine.stop();
+    expect(await done).toEqual({ value: undefined, done: true });
+    expect(engine.state).toBe('stopped');
+    expect(of('state')).toEqual([['stopped', 'idle']]);
+    expect(of('stopped')).toEqual([[{ error: undefined }]]);
+    // And it starts afresh from there.
+    await engine.start();
+    expect(engine.state).toBe('open');
+  });
+
   it('throws the failure when the engine gives up', async () => {
     const { engine, server } = harness({ reconnect: { retries: 1, minUptime: 0 } });
     await engine.start();

@@ -21,6 +21,14 @@ function noPingAdapter(server: MockServer) {
 }
 
 describe('ping frames', () => {
+  it('an interval longer than a timer can take (2^31 ms) does not probe every millisecond', async () => {
+    const { engine, server } = harness({ heartbeat: { interval: 2 ** 32, timeout: 2 ** 32 } });
+    await engine.start();
+    const conn = await server.accept();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(conn.pings).toBe(0);
+  });
+
   it('pings every interval and records the round trip', async () => {
     const { engine, server, of } = harness({ heartbeat: { interval: 1000, timeout: 500 } });
     await engine.start();

@@ -10,6 +10,7 @@ import { HandshakeError } from '../../src/adapters/errors.js';
 import { createWsAdapter } from '../../src/adapters/ws.js';
 import {
   createEngine,
+  EngineStoppedError,
   MessageExpiredError,
   type Engine,
   type EngineEvents,
@@ -257,5 +258,44 @@ describe('the engine over ws, through the fault proxy', () => {
     await connection;
     await receivedBy(server, 'fresh order');
     expect(server.received).toEqual(['while open', 'fresh order']);
+  });
+});
+
+describe('start() while a stop() is under way', () => {
+  it('rejects with EngineStoppedError instead of resolving for an engine that ends stopped', async () => {
+    const server = await startServer();
+    const engine = engineFor(`ws://127.0.0.1:${server.port}/`);
+    await engine.start();
+    const stopping = engine.stop();
+    const error = await engine.start().then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    expect(error).toBeInstanceOf(EngineStoppedError);
+    expect((error as Error).message).toMatch(/stopping/);
+    await stopping;
+    expect(engine.state).toBe('stopped');
+    // Once the stop has finished, start() starts afresh.
+    await engine.start();
+    expect(engine.state).toBe('open');
+  });
+
+  it('after an aborted start(), a new start() made during the stop says the engine is stopping', async () => {
+    const server = await startServer();
+    const port = server.port;
+    await server.stop(); // nothing listens: attempts fail and are retried
+    const engine = engineFor(`ws://127.0.0.1:${port}/`);
+    const controller = new AbortController();
+    const first = engine.start({ signal: controller.signal });
+    await next(engine, 'attempt-failed');
+    const stopped = next(engine, 'stopped');
+    controller.abort(new Error('gave up'));
+    // The abort stops the engine; a start() right away (a retry button) comes during that stop.
+    const second = engine.start();
+    await expect(first).rejects.toThrow('gave up');
+    await expect(second).rejects.toBeInstanceOf(EngineStoppedError);
+    await expect(second).rejects.toThrow(/stopping/);
+    await stopped;
+    expect(engine.state).toBe('stopped');
   });
 });

@@ -329,12 +329,38 @@ describe('options', () => {
       [{ tracing: true }, 'tracing'],
       [{ delivery: { concurrency: 0 } }, 'delivery.concurrency'],
       [{ closeTimeout: -5 }, 'closeTimeout'],
+      // Names of other clients (partysocket, socket.io) or typos would otherwise change nothing.
+      [{ reconnect: { maxRetries: 3 } }, 'reconnect.maxRetries'],
+      [{ heartbeat: { intervalMs: 1000 } }, 'heartbeat.intervalMs'],
+      // Longer than a timer can take (setTimeout would fire after 1 ms).
+      [{ reconnect: { openTimeout: 2 ** 32 } }, 'reconnect.openTimeout'],
+      [{ reconnect: { maxDelay: 2 ** 32 } }, 'reconnect.maxDelay'],
+      [{ closeTimeout: 2 ** 32 }, 'closeTimeout'],
     ];
     for (const [patch, option] of cases) {
       const make = () => createEngine({ url: server.url, adapter, ...patch } as never);
       expect(make).toThrow(InvalidOptionError);
       expect(make).toThrow(`Invalid option ${option}`);
     }
+    // Every documented option is still accepted.
+    createEngine({
+      url: server.url,
+      adapter,
+      reconnect: {
+        retries: 3,
+        minDelay: 10,
+        maxDelay: 20,
+        factor: 2,
+        jitter: 0,
+        minUptime: 0,
+        openTimeout: 100,
+        retryOnStart: true,
+        maxRetryAfter: 1000,
+        shouldRetry: () => true,
+      },
+      heartbeat: { mode: 'message', interval: 10, timeout: 10, message: { type: MessageType.Text, data: 'ping' }, isPong: () => true, deliverPongs: true },
+      delivery: { concurrency: 2 },
+    });
   });
 
   it('the url and headers functions are called for every attempt (fresh tokens)', async () => {

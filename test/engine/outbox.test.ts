@@ -112,6 +112,28 @@ describe('queueing', () => {
     expect(server.connections[1]!.messages.map((m) => m.data)).toEqual(['fresh']);
   });
 
+  it('a ttl longer than a timer can take (2^31 ms) waits, instead of re-arming its timer every millisecond', async () => {
+    const { engine, server } = harness({ outbox: createOutbox({ ttl: 2 ** 32 }) });
+    const queued = engine.sendText('patient');
+    const setTimeoutSpy = vi.spyOn(globalThis, 'setTimeout');
+    await vi.advanceTimersByTimeAsync(100);
+    expect(setTimeoutSpy).not.toHaveBeenCalled();
+    setTimeoutSpy.mockRestore();
+    await engine.start();
+    await queued;
+    expect((await (await server.accept()).received()).data).toBe('patient');
+  });
+
+  it('stop() before start() rejects what was queued, leaving no timer behind', async () => {
+    const { engine } = harness({ outbox: createOutbox() });
+    const queued = engine.sendText('never');
+    const failed = expect(queued).rejects.toBeInstanceOf(EngineStoppedError);
+    await engine.stop();
+    await failed;
+    expect(engine.metrics().queuedMessages).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('a per-send ttl overrides the outbox ttl', async () => {
     const { engine } = harness({ outbox: createOutbox({ ttl: 60_000 }) });
     const quick = engine.sendText('x', { ttl: 10 });
@@ -169,6 +191,8 @@ describe('createOutbox options', () => {
       [{ maxMessages: 0 }, 'outbox.maxMessages'],
       [{ maxBytes: -1 }, 'outbox.maxBytes'],
       [{ ttl: Number.NaN }, 'outbox.ttl'],
+      // A typo (from plain JavaScript) would otherwise change nothing.
+      [{ maxMessage: 5 } as never, 'outbox.maxMessage'],
     ] as const) {
       expect(() => createOutbox(options)).toThrow(InvalidOptionError);
       expect(() => createOutbox(options)).toThrow(`Invalid option ${option}`);

@@ -3,6 +3,7 @@ import {
   ConnectionClosedError,
   HandshakeError,
   InvalidArgumentError,
+  InvalidOptionError,
   InvalidStateError,
   MessageType,
 } from '../../src/adapters/index.js';
@@ -312,6 +313,28 @@ describe('MockServer: dials', () => {
     expect(() => new MockAdapter(server, { closeTimeout: -5 })).toThrow(/closeTimeout/);
     expect(() => new MockAdapter(server, { readQueue: { messages: 0 } })).toThrow(/readQueue\.messages/);
     expect(() => new MockAdapter({} as MockServer)).toThrow(InvalidArgumentError);
+  });
+
+  it('throws InvalidOptionError naming the option, as the adapters do, and refuses keys that are no option', () => {
+    const cases: Array<[() => unknown, string]> = [
+      [() => new MockServer({ url: 'ftp://x/' }), 'url'],
+      [() => new MockServer({ delays: { pong: -1 } }), 'delays.pong'],
+      [() => new MockServer({ selectProtocol: 5 as never }), 'selectProtocol'],
+      [() => new MockServer({ answerPing: false } as never), 'answerPing'],
+      [() => new MockServer({ delays: { ping: 5 } as never }), 'delays.ping'],
+      [() => serve().setDelays({ close: Infinity }), 'delays.close'],
+    ];
+    for (const [make, option] of cases) {
+      let error: unknown;
+      try {
+        make();
+      } catch (thrown) {
+        error = thrown;
+      }
+      expect(error, option).toBeInstanceOf(InvalidOptionError);
+      expect((error as InvalidOptionError).option).toBe(option);
+      expect((error as InvalidOptionError).code).toBe('ERR_INVALID_OPTION');
+    }
   });
 });
 

@@ -3,6 +3,7 @@
  */
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { InvalidArgumentError, InvalidOptionError } from '../../src/adapters/errors.js';
 import { FaultProxy } from '../../src/testing/fault-proxy.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -189,5 +190,44 @@ describe('FaultProxy', () => {
     socket.destroy();
     await proxy.clientsClosed();
     expect(proxy.connections).toBe(0);
+  });
+});
+
+describe('bad input', () => {
+  it('start() refuses a target or listening port that is not a port, naming the option', async () => {
+    for (const options of [{ targetPort: 'x' }, { targetPort: -1 }, { targetPort: 0 }, {}, { targetPort: 70_000 }]) {
+      const error = await FaultProxy.start(options as { targetPort: number }).then(
+        async (proxy) => {
+          await proxy.close();
+          return undefined;
+        },
+        (e: unknown) => e,
+      );
+      expect(error, JSON.stringify(options)).toBeInstanceOf(InvalidOptionError);
+      expect((error as InvalidOptionError).option).toBe('targetPort');
+    }
+    const error = await FaultProxy.start({ targetPort: 80, port: 1.5 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as InvalidOptionError).option).toBe('port');
+  });
+
+  it('the fault calls refuse values that would stall or spin the proxy, and keep the last good one', async () => {
+    const { port } = await echoServer();
+    const proxy = await FaultProxy.start({ targetPort: port });
+    cleanups.push(() => proxy.close());
+    // A fraction of a byte per segment would write empty slices forever; NaN would hold every chunk.
+    expect(() => proxy.setSegmentSize(0.5)).toThrow(InvalidArgumentError);
+    expect(() => proxy.setSegmentSize(-1)).toThrow('setSegmentSize');
+    expect(() => proxy.setBandwidth(Number.NaN)).toThrow('setBandwidth');
+    expect(() => proxy.setBandwidth(-5)).toThrow(InvalidArgumentError);
+    expect(() => proxy.setDelay(Infinity)).toThrow('setDelay');
+    expect(() => proxy.setDelay(-1)).toThrow(InvalidArgumentError);
+    expect(() => proxy.retarget(Number('abc'))).toThrow('retarget');
+    // The proxy still passes bytes through.
+    const client = net.connect(proxy.port, '127.0.0.1');
+    cleanups.push(() => void client.destroy());
+    client.write('still here');
+    const echoed = await new Promise<string>((resolve) => client.once('data', (d: Buffer) => resolve(String(d))));
+    expect(echoed).toBe('still here');
   });
 });

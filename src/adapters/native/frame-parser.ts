@@ -451,7 +451,7 @@ export class FrameParser {
       }
       // Compressed sizes are checked again after inflation, against the inflated length.
       if (this.#messageLength + length > this.#maxMessageSize) {
-        return this.#fail(1009, `message over maxMessageSize (${this.#maxMessageSize} bytes)`);
+        return this.#fail(1009, `message over maxPayload (${this.#maxMessageSize} bytes)`);
       }
     }
     this.#fin = fin;
@@ -537,7 +537,7 @@ export class FrameParser {
         this.#messageLength += chunk.length;
         // RFC 7692 section 8.1 leaves bomb defence to the implementation: cap the inflated size.
         if (this.#messageLength > this.#maxMessageSize) {
-          return new ProtocolError(1009, `inflated message over maxMessageSize (${this.#maxMessageSize} bytes)`);
+          return new ProtocolError(1009, `inflated message over maxPayload (${this.#maxMessageSize} bytes)`);
         }
         if (text && !this.#utf8.write(chunk)) return new ProtocolError(1007, 'invalid UTF-8 in a text message');
         this.#fragments.push(chunk);

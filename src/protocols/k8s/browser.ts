@@ -29,8 +29,12 @@ export interface BrowserExecSession {
   readonly handshake: HandshakeResponse;
   /** The command's stdin. Closing it sends the v5 CLOSE signal; before v5 see `closeOnStdinEnd`. */
   readonly stdin: WritableStream<Uint8Array>;
-  readonly stdout: ReadableStream<Uint8Array>;
-  readonly stderr: ReadableStream<Uint8Array>;
+  /**
+   * The command's output. Chunks are typed `Uint8Array<ArrayBuffer>` (what DOM APIs call a
+   * `BufferSource`), so that `stdout.pipeThrough(new TextDecoderStream())` type-checks.
+   */
+  readonly stdout: ReadableStream<Uint8Array<ArrayBuffer>>;
+  readonly stderr: ReadableStream<Uint8Array<ArrayBuffer>>;
   resize(cols: number, rows: number): Promise<void>;
   readonly exitCode: Promise<number>;
   readonly closed: Promise<void>;
@@ -42,8 +46,13 @@ export function bearerProtocol(token: string): string {
   return BEARER_PROTOCOL_PREFIX + encodeBase64Url(new TextEncoder().encode(token));
 }
 
-function outputStream(highWaterMark: number): { stream: ReadableStream<Uint8Array>; sink: OutputSink } {
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
+/** `chunk` over a plain `ArrayBuffer` (a copy only in the unusual case of shared memory). */
+function overArrayBuffer(chunk: Uint8Array): Uint8Array<ArrayBuffer> {
+  return chunk.buffer instanceof ArrayBuffer ? (chunk as Uint8Array<ArrayBuffer>) : new Uint8Array(chunk);
+}
+
+function outputStream(highWaterMark: number): { stream: ReadableStream<Uint8Array<ArrayBuffer>>; sink: OutputSink } {
+  let controller!: ReadableStreamDefaultController<Uint8Array<ArrayBuffer>>;
   let wake: (() => void) | undefined;
   let gone = false;
   const wakeUp = (): void => {
@@ -51,7 +60,7 @@ function outputStream(highWaterMark: number): { stream: ReadableStream<Uint8Arra
     wake = undefined;
     w?.();
   };
-  const stream = new ReadableStream<Uint8Array>(
+  const stream = new ReadableStream<Uint8Array<ArrayBuffer>>(
     {
       start: (c) => {
         controller = c;
@@ -69,7 +78,7 @@ function outputStream(highWaterMark: number): { stream: ReadableStream<Uint8Arra
     sink: {
       push: (chunk) => {
         if (gone) return true;
-        controller.enqueue(chunk);
+        controller.enqueue(overArrayBuffer(chunk));
         return (controller.desiredSize ?? 0) > 0;
       },
       demand: () => (gone ? Promise.resolve() : new Promise<void>((resolve) => (wake = resolve))),

@@ -142,7 +142,11 @@ export class ChannelSession {
     this.#spec = spec;
     const signal = this.#options.signal;
     if (signal) {
-      this.#onAbort = () => void this.close();
+      this.#onAbort = () => {
+        // The signal ended it: its reason is the cause, as a drop's close error is.
+        this.#settle({ error: new ExecInterruptedError('The session was aborted before the command ended', { cause: signal.reason }) });
+        void this.#close(NORMAL_CLOSURE, '', true);
+      };
       if (signal.aborted) queueMicrotask(this.#onAbort);
       else signal.addEventListener('abort', this.#onAbort, { once: true });
     }

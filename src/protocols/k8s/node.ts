@@ -4,6 +4,7 @@
  * reads no further message until it is read from.
  */
 import { Readable, Writable } from 'node:stream';
+import { InvalidOptionError } from '../../adapters/errors.js';
 import { createWsAdapter } from '../../adapters/ws.js';
 import type { AdapterFactory, HandshakeResponse, HeaderInit } from '../../adapters/types.js';
 import { ChannelSession, type OutputSink } from './channel-session.js';
@@ -93,7 +94,10 @@ function withToken(headers: HeaderInit | undefined, token: string | undefined): 
  * rejects with the adapter's `HandshakeError` when it refused (status, headers, body).
  */
 export async function exec(url: string | URL, options: ExecOptions = {}): Promise<ExecSession> {
-  const resolved = resolveExecOptions(url, options, () => createWsAdapter());
+  const resolved = resolveExecOptions(url, options, () => createWsAdapter(), ['headers']);
+  if (options.headers !== undefined && (options.headers === null || typeof options.headers !== 'object')) {
+    throw new InvalidOptionError('headers', `expected an object of header names to values, got ${options.headers === null ? 'null' : typeof options.headers}`);
+  }
   const stdout = new OutputReadable(resolved.highWaterMark);
   const stderr = new OutputReadable(resolved.highWaterMark);
   const headers = withToken(options.headers, resolved.token);

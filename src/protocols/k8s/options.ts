@@ -73,13 +73,32 @@ function boolean(name: string, value: unknown, fallback: boolean): boolean {
   return value;
 }
 
+/** The options both entries take; each entry names the ones only it has (`headers` on Node). */
+const COMMON_OPTIONS = [
+  'adapter',
+  'token',
+  'protocols',
+  'stdin',
+  'tty',
+  'signal',
+  'heartbeat',
+  'closeTimeout',
+  'closeOnStdinEnd',
+  'highWaterMark',
+];
+
 /** Check the common options and build the URL (query parameters for stdin and tty). */
 export function resolveExecOptions(
   url: string | URL,
   options: ExecOptionsBase & { readonly adapter?: AdapterFactory },
   defaultAdapter: AdapterFactory | undefined,
+  entryOptions: readonly string[] = [],
 ): ResolvedExecOptions {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'expected an object');
+  // A misspelt option would be ignored and the session dialled without it (no token: a 401).
+  for (const key of Object.keys(options)) {
+    if (!COMMON_OPTIONS.includes(key) && !entryOptions.includes(key)) throw new InvalidOptionError(key, 'not an option of exec');
+  }
   let target: URL;
   try {
     target = parseWebSocketUrl(url);

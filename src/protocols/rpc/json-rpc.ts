@@ -5,7 +5,7 @@
  */
 import { MessageType, type Message } from '../../adapters/types.js';
 import { TypedEmitter } from '../../engine/events.js';
-import { RequestNotSentError } from './errors.js';
+import { RequesterClosedError, RequestNotSentError } from './errors.js';
 import {
   decodeJsonRpc,
   encodeRequest,
@@ -134,7 +134,11 @@ export function createJsonRpcClient<Notifications extends NotificationMap = Noti
   requester.on('resent', (id) => events.emit('resent', id));
   requester.on('error', report);
 
+  let closed = false;
+
   async function sendNotifications(calls: readonly JsonRpcCall[]): Promise<void> {
+    // A closed client is detached from the engine: nothing of it may go out any more.
+    if (closed) throw new RequesterClosedError();
     const body = calls.length === 1 ? encodeRequest(calls[0]!, undefined) : calls.map((c) => encodeRequest(c, undefined));
     try {
       await engine.send(MessageType.Text, JSON.stringify(body));
@@ -151,6 +155,11 @@ export function createJsonRpcClient<Notifications extends NotificationMap = Noti
       return sendNotifications([{ method, params }]);
     },
     async batch(items, batchOptions) {
+      // An empty array is not a batch (specification section 6: the server answers it with an error).
+      if (items.length === 0) {
+        if (closed) throw new RequesterClosedError();
+        return [];
+      }
       const calls: JsonRpcRequest[] = [];
       const slots: number[] = [];
       const leading: JsonRpcCall[] = [];
@@ -199,6 +208,7 @@ export function createJsonRpcClient<Notifications extends NotificationMap = Noti
     },
     requester,
     close() {
+      closed = true;
       requester.close();
     },
   };

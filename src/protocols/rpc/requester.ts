@@ -165,6 +165,18 @@ function positive(name: string, value: number | undefined, fallback: number, all
   return v;
 }
 
+/** The longest delay a timer takes: setTimeout fires a longer one after 1 ms. */
+const MAX_TIMEOUT = 2 ** 31 - 1;
+
+/** A timeout in ms: > 0, at most what a timer can take, or `Infinity` (none). */
+function timeoutOption(value: number | undefined, fallback: number): number {
+  const v = positive('timeout', value, fallback, true);
+  if (v > MAX_TIMEOUT && v !== Infinity) {
+    throw new InvalidOptionError('timeout', `expected at most ${MAX_TIMEOUT} ms (what a timer can take) or Infinity, got ${v}`);
+  }
+  return v;
+}
+
 /** The write failed because there was no connection to write on (not because of what was written). */
 function isConnectionError(error: unknown): boolean {
   return (
@@ -191,7 +203,7 @@ export function createRequester<Request, Result>(
   if (codec === null || typeof codec !== 'object') throw new InvalidOptionError('codec', 'expected an object');
   if (typeof codec.encode !== 'function') throw new InvalidOptionError('encode', 'expected a function');
   if (typeof codec.decode !== 'function') throw new InvalidOptionError('decode', 'expected a function');
-  const defaultTimeout = positive('timeout', options.timeout, 10_000, true);
+  const defaultTimeout = timeoutOption(options.timeout, 10_000);
   const maxInFlight = positive('maxInFlight', options.maxInFlight, 1000, true);
   const maxQueued = options.maxQueued ?? 10_000;
   if (typeof maxQueued !== 'number' || Number.isNaN(maxQueued) || maxQueued < 0) {
@@ -460,7 +472,7 @@ export function createRequester<Request, Result>(
     let timeoutMs = defaultTimeout;
     if (options.timeout !== undefined) {
       try {
-        timeoutMs = positive('timeout', options.timeout, defaultTimeout, true);
+        timeoutMs = timeoutOption(options.timeout, defaultTimeout);
       } catch (error) {
         return requests.map(() => Promise.reject(error));
       }

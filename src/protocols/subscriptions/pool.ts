@@ -6,7 +6,7 @@
  * `on('message')` or `for await` for all of them, each message with its stream's key.
  *
  * ```ts
- * const pool = createSubscriptionPool({ engine: () => ({ url, adapter: createWsAdapter }), maxPerConnection: 1024,
+ * const pool = createSubscriptionPool<{ stream: string }>({ engine: () => ({ url, adapter: createWsAdapter }), maxPerConnection: 1024,
  *   keyOf: (m) => m.stream, subscribeMessage: (keys) => JSON.stringify({ method: 'SUBSCRIBE', params: keys, id: 1 }) });
  * pool.subscribe(['btcusdt@trade', 'ethusdt@trade']);
  * for await (const { key, data } of pool) console.log(key, data);
@@ -82,7 +82,7 @@ export interface SubscriptionPoolEvents<Data = unknown> {
 export interface SubscriptionPool<Data = unknown> extends AsyncIterable<PoolMessage<Data>> {
   /** Open `minConnections` (the first `subscribe` does it too). */
   start(): void;
-  /** Subscribe to one key or many; resolves once all are active. Rejects with `PoolFullError` past capacity. */
+  /** Subscribe to one key or many; resolves once all are active. Past capacity it rejects with `PoolFullError` and places none of them. */
   subscribe(keys: string | readonly string[], spec?: SubscriptionSpec): Promise<void>;
   unsubscribe(keys: string | readonly string[]): Promise<void>;
   /** Every subscription, with the connection hosting it. */
@@ -114,6 +114,7 @@ interface Placed {
 }
 
 function integer(name: string, value: number | undefined, fallback: number, min: number): number {
+  if (value === undefined && Number.isNaN(fallback)) throw new InvalidOptionError(name, `required: an integer >= ${min}`);
   const v = value ?? fallback;
   if (typeof v !== 'number' || Number.isNaN(v) || v < min || (Number.isFinite(v) && !Number.isInteger(v))) {
     throw new InvalidOptionError(name, `expected an integer >= ${min}, got ${String(v)}`);
@@ -295,9 +296,25 @@ export function createSubscriptionPool<Data = unknown>(options: SubscriptionPool
     while (slots.length < minConnections) openSlot();
   }
 
+  /** Whether `count` more subscriptions find a place, placed one by one as `subscribeOne` does. */
+  function room(count: number): boolean {
+    const trial = loads();
+    for (let k = 0; k < count; k++) {
+      const index = chooseSlot(trial, limits);
+      if (index < 0) return false;
+      if (index === trial.length) trial.push({ usable: true, hosted: 1 });
+      else trial[index]!.hosted++;
+    }
+    return true;
+  }
+
   function subscribeOne(key: string, spec: SubscriptionSpec): Promise<void> {
     const existing = placed.get(key);
     if (existing !== undefined) return existing.promise;
+    // Refused before a connection is chosen (or opened) for it: the registry would refuse it too.
+    if (spec.subscribe === undefined && registryOptions.subscribeMessage === undefined) {
+      return Promise.reject(new InvalidOptionError('subscribeMessage', `no subscribe message for ${key}: give subscribeMessage or spec.subscribe`));
+    }
     const index = chooseSlot(loads(), limits);
     if (index < 0) return Promise.reject(new PoolFullError(limits.maxConnections * limits.maxPerConnection));
     const slot = index === slots.length ? openSlot() : slots[index]!;
@@ -306,19 +323,37 @@ export function createSubscriptionPool<Data = unknown>(options: SubscriptionPool
       ready = { resolve, reject };
     });
     promise.catch(() => {});
-    placed.set(key, { home: index, host: index, spec, ready, promise });
+    const where: Placed = { home: index, host: index, spec, ready, promise };
+    placed.set(key, where);
     slot.hosted.add(key);
-    // The registry's own promise ends when the subscription moves: the pool's follows it.
-    slot.registry.subscribe(key, spec).catch(() => {});
+    // The registry's own promise ends when the subscription moves: the pool's follows it. A
+    // refusal by the registry's checks (a bad key or spec: nothing was registered) is the caller's.
+    slot.registry.subscribe(key, spec).catch((error: unknown) => {
+      if (!(error instanceof InvalidOptionError) || placed.get(key) !== where || slot.registry.has(key)) return;
+      placed.delete(key);
+      slot.hosted.delete(key);
+      where.ready?.reject(error);
+      where.ready = undefined;
+    });
     return promise;
   }
 
   const pool: SubscriptionPool<Data> = {
     start,
     subscribe(keys, spec = {}) {
-      start();
-      const list = typeof keys === 'string' ? [keys] : keys;
-      const all = Promise.all(list.map((key) => subscribeOne(key, spec))).then(() => undefined);
+      let all: Promise<void>;
+      try {
+        start();
+        const list = typeof keys === 'string' ? [keys] : keys;
+        // All or nothing: a call that does not fit places none of its keys (a caller told "full"
+        // must not find half of them subscribed).
+        const fresh = new Set(list.filter((key) => !placed.has(key)));
+        if (!room(fresh.size)) throw new PoolFullError(limits.maxConnections * limits.maxPerConnection);
+        all = Promise.all(list.map((key) => subscribeOne(key, spec))).then(() => undefined);
+      } catch (error) {
+        // Engine options refused while opening a connection, say: the promise tells, never a throw.
+        all = Promise.reject(error);
+      }
       all.catch(() => {});
       return all;
     },

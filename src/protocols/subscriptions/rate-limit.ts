@@ -35,6 +35,9 @@ export function validateRate(name: string, rate: RateOptions): void {
       throw new InvalidOptionError(`${name}.${field}`, `expected a finite number > 0, got ${String(v)}`);
     }
   }
+  // The wait for a token is up to `per` ms: at most what a timer can take (setTimeout fires a
+  // longer one after 1 ms, and the bucket would re-arm every millisecond).
+  if (rate.per > 2 ** 31 - 1) throw new InvalidOptionError(`${name}.per`, `expected at most 2147483647 ms, got ${rate.per}`);
   if (rate.burst !== undefined && (typeof rate.burst !== 'number' || !Number.isFinite(rate.burst) || rate.burst < 1)) {
     throw new InvalidOptionError(`${name}.burst`, `expected a finite number >= 1, got ${String(rate.burst)}`);
   }

@@ -212,8 +212,9 @@ const defaultParse = (message: Message): unknown => {
 
 function checkMs(name: string, value: number | false | undefined): void {
   if (value === undefined || value === false) return;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidOptionError(name, `expected a finite number of ms > 0 or false, got ${String(value)}`);
+  // At most what a timer can take: setTimeout fires a longer one after 1 ms.
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 2 ** 31 - 1) {
+    throw new InvalidOptionError(name, `expected a number of ms > 0 and <= 2147483647, or false, got ${String(value)}`);
   }
 }
 
@@ -587,11 +588,16 @@ export function createSubscriptions<Data = unknown>(
     if (typeof key !== 'string' || key.length === 0) return Promise.reject(new InvalidOptionError('key', 'expected a non-empty string'));
     const existing = subs.get(key);
     if (existing !== undefined) return existing.ready;
-    checkMs('staleAfter', spec.staleAfter);
+    // A bad spec rejects the promise like every other refusal, never throws from subscribe().
+    try {
+      checkMs('staleAfter', spec.staleAfter);
+      checkMode('sequence', spec.sequence);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (spec.confirm === true && requester === undefined) {
       return Promise.reject(new InvalidOptionError('confirm', `${key}: confirmation needs the registry's requester`));
     }
-    checkMode('sequence', spec.sequence);
     const staleAfter = spec.staleAfter ?? options.staleAfter;
     const mode = spec.sequence ?? options.sequence;
     if (mode && !seqOf) return Promise.reject(new InvalidOptionError('seqOf', 'a sequence policy needs seqOf'));

@@ -81,6 +81,9 @@ export function resolveWebWireOptions(
   if ('onMessage' in options && options.onMessage !== undefined) {
     throw new InvalidOptionError('onMessage', 'the WebWire client reads every message; listen to its events instead');
   }
+  if ('outbox' in options && (options as { outbox?: unknown }).outbox !== undefined) {
+    throw new InvalidOptionError('outbox', 'the WebWire client queues requests itself; use its queue and maxQueued options');
+  }
   if (options.pingRequest !== undefined) {
     try {
       checkName(options.pingRequest);

@@ -46,6 +46,16 @@ describe('failing the connection (RFC 6455 section 7.1.7)', () => {
       expect(await rejection(adapter!.write(MessageType.Text, 'late'))).toBeInstanceOf(ConnectionClosedError);
     });
   }
+
+  it('a message over maxPayload is reported with the option the caller set, not an internal name', async () => {
+    const connection = await open({ maxPayload: 100 });
+    connection.send(serverFrame(2, Buffer.alloc(200)));
+    await connection.frames.next();
+    const error = (await rejection(adapter!.read())) as WebSocketCloseError;
+    expect(error.code).toBe(1009);
+    expect(error.message).toMatch(/maxPayload \(100 bytes\)/);
+    expect(error.message).not.toMatch(/maxMessageSize/);
+  });
 });
 
 describe('closing handshake (RFC 6455 section 7)', () => {
@@ -214,6 +224,8 @@ describe('permessage-deflate on the wire (RFC 7692)', () => {
     connection.send(serverFrame(2, bomb.subarray(0, bomb.length - 4), { rsv: 4 }));
     const close = await connection.frames.next();
     expect([close.opcode, close.payload.readUInt16BE(0)]).toEqual([8, 1009]);
-    expect(((await rejection(adapter!.read())) as WebSocketCloseError).code).toBe(1009);
+    const error = (await rejection(adapter!.read())) as WebSocketCloseError;
+    expect(error.code).toBe(1009);
+    expect(error.message).toMatch(/inflated message over maxPayload/);
   });
 });

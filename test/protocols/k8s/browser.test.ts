@@ -5,6 +5,7 @@
 import { WebSocket } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createBrowserAdapter, type WhatwgWebSocketConstructor } from '../../../src/adapters/browser.js';
+import { InvalidOptionError } from '../../../src/adapters/errors.js';
 import { ExecStatusError, K8sProtocolError, exec, type BrowserExecOptions } from '../../../src/protocols/k8s/browser.js';
 import { startK8sServer, type K8sTestServer } from './server.js';
 
@@ -32,6 +33,14 @@ async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
 }
 
 describe('exec for browsers', () => {
+  it('refuses an option it does not have (headers: a browser cannot send them), naming it', async () => {
+    const s = await server();
+    const error = await exec(s.url('command=env'), options({ headers: { authorization: 'Bearer x' } } as never)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as InvalidOptionError).option).toBe('headers');
+    expect(s.exchanges).toHaveLength(0);
+  });
+
   it('carries the token as the base64url bearer subprotocol, not a header', async () => {
     const s = await server();
     const session = await exec(s.url('command=env'), options({ token: 'my.token/+' }));
@@ -41,6 +50,20 @@ describe('exec for browsers', () => {
     expect(env.offered.at(-1)).toBe(`base64url.bearer.authorization.k8s.io.${Buffer.from('my.token/+').toString('base64url')}`);
     expect(env.offered[0]).toBe('v5.channel.k8s.io');
     expect(session.protocol).toBe('v5.channel.k8s.io');
+    expect(await session.exitCode).toBe(0);
+  });
+
+  it('stdout pipes through a TextDecoderStream, as docs/k8s.md shows (this file is type-checked)', async () => {
+    const s = await server(['v5.channel.k8s.io']);
+    const session = await exec(s.url('command=echo'), options());
+    cleanups.push(() => session.close());
+    const reader = session.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const writer = session.stdin.getWriter();
+    await writer.write(new TextEncoder().encode('ls 😀\n'));
+    await writer.close();
+    let text = '';
+    for (let next = await reader.read(); !next.done; next = await reader.read()) text += next.value;
+    expect(text).toBe('ls 😀\n');
     expect(await session.exitCode).toBe(0);
   });
 

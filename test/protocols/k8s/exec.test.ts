@@ -76,6 +76,11 @@ describe('exec: protocol negotiation', () => {
     await expect(exec(s.url('command=env'), { heartbeat: { interval: -1 } })).rejects.toThrow(/heartbeat\.interval/);
     await expect(exec('ftp://127.0.0.1/', {})).rejects.toThrow(/url/);
     await expect(exec(s.url('command=env'), { token: '' })).rejects.toThrow(/token/);
+    // A misspelt option would otherwise dial without it (no token: a 401 much later).
+    const misspelt = await exec(s.url('command=env'), { tokne: 'sekret' } as never).catch((e: unknown) => e);
+    expect(misspelt).toBeInstanceOf(InvalidOptionError);
+    expect((misspelt as InvalidOptionError).option).toBe('tokne');
+    await expect(exec(s.url('command=env'), { headers: 5 as never })).rejects.toThrow(/Invalid option headers/);
     expect(s.exchanges).toHaveLength(0);
   });
 
@@ -300,8 +305,12 @@ describe('exec: heartbeat, close and abort', () => {
     const s = await server();
     const controller = new AbortController();
     const session = await open(s, 'command=silent', { signal: controller.signal });
-    controller.abort();
-    await expect(session.exitCode).rejects.toBeInstanceOf(ExecInterruptedError);
+    const reason = new Error('user pressed stop');
+    controller.abort(reason);
+    const error = await session.exitCode.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ExecInterruptedError);
+    // docs/k8s.md: the `cause` is what ended it, here the signal's reason.
+    expect((error as ExecInterruptedError).cause).toBe(reason);
     await session.closed;
     expect(await (await s.exchange(0)).closed).toBe(1000);
     expect(session.stdout.readableEnded || (await collect(session.stdout)) === '').toBe(true);

@@ -108,6 +108,30 @@ describe('JSON-RPC client over the ws adapter', () => {
     await expect(held[0]).rejects.toBeInstanceOf(RequesterClosedError);
   });
 
+  it('an empty batch resolves with no results and writes nothing (an empty array is an invalid request)', async () => {
+    const { server, engine, client } = await setup();
+    const written = engine.metrics().messagesOut;
+    await expect(client.batch([])).resolves.toEqual([]);
+    expect(engine.metrics().messagesOut).toBe(written);
+    await expect(client.call('echo', ['marker'])).resolves.toBe('marker');
+    expect(server.received.map((r) => r.method)).toEqual(['echo']);
+  });
+
+  it('after close(), notifications and notification-only batches are refused too, never written', async () => {
+    const { server, engine, client } = await setup();
+    await client.notify('before');
+    await server.receivedCount(1);
+    client.close();
+    await expect(client.notify('after')).rejects.toBeInstanceOf(RequesterClosedError);
+    await expect(client.batch([{ method: 'after', notify: true }])).rejects.toBeInstanceOf(RequesterClosedError);
+    await expect(client.call('echo', ['x'])).rejects.toBeInstanceOf(RequesterClosedError);
+    // A round trip through another client of the same connection: whatever was written before it has arrived.
+    const other = createJsonRpcClient(engine);
+    cleanups.push(() => other.close());
+    await expect(other.call('echo', ['marker'])).resolves.toBe('marker');
+    expect(server.received.map((r) => r.method)).toEqual(['before', 'echo']);
+  });
+
   it('times out (RequestTimeoutError) and aborts (the signal\'s reason); late replies are reported, not thrown', async () => {
     const { server, client } = await setup();
     const timedOut = await client.call('later', [150, 'late'], { timeout: 30 }).catch((e: unknown) => e);

@@ -4,7 +4,7 @@
  * not sent; default and per-request timeouts; the in-flight cap releasing slots in order.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createEngine, type Engine } from '../../../src/engine/index.js';
+import { createEngine, InvalidOptionError, type Engine } from '../../../src/engine/index.js';
 import { MockServer, type MockServerConnection } from '../../../src/mocks/index.js';
 import {
   createRequester,
@@ -76,6 +76,21 @@ describe('requester rules', () => {
     await vi.advanceTimersByTimeAsync(700);
     expect(await byDefault).toBeInstanceOf(RequestTimeoutError);
     expect(requester.inFlight).toBe(0);
+  });
+
+  it('a timeout longer than a timer can take is refused, naming it, instead of firing after 1 ms', async () => {
+    await open();
+    const huge = requester.request('c', { timeout: 2 ** 32 }).catch((e: unknown) => e);
+    const forever = requester.request('d', { timeout: Infinity }).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(5);
+    const error = await huge;
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as InvalidOptionError).option).toBe('timeout');
+    expect(requester.inFlight).toBe(1); // the Infinity one waits
+    const codec = { encode: (r: string) => r, decode: () => undefined };
+    expect(() => createRequester(engine, codec, { timeout: 2 ** 31 })).toThrow(/timeout/);
+    requester.close();
+    expect(await forever).toBeDefined();
   });
 
   it('the in-flight cap releases slots in call order as replies come', async () => {

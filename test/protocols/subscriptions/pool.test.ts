@@ -314,4 +314,66 @@ describe('subscription pool over the ws adapter', () => {
       /maxPerConnection/,
     );
   });
+
+  it('a subscription the registry refuses rejects the pool\'s promise instead of leaving it pending', async () => {
+    const server = await startFeedServer();
+    cleanups.push(() => server.stop());
+    const engine = () => ({ url: server.url, adapter: () => createWsAdapter(), heartbeat: false as const });
+    // No subscribeMessage and no spec.subscribe: nothing could ever be sent for the key.
+    const bare = createSubscriptionPool<Tick>({ engine, maxPerConnection: 2, keyOf: (m) => m.stream });
+    cleanups.push(() => bare.stop());
+    await expect(bare.subscribe('x')).rejects.toThrow(/subscribeMessage/);
+    expect(bare.list()).toEqual([]);
+    expect(bare.connections().map((c) => c.hosted)).toEqual([0]); // minConnections: 1, nothing placed
+    // A spec the registry's checks refuse: the key is not left placed on a connection.
+    const pool = createSubscriptionPool<Tick>({ engine, maxPerConnection: 2, keyOf: (m) => m.stream, subscribeMessage });
+    cleanups.push(() => pool.stop());
+    await expect(pool.subscribe('y', { staleAfter: -1 })).rejects.toThrow(/staleAfter/);
+    expect(pool.connections().map((c) => c.hosted)).toEqual([0]);
+    await pool.subscribe('y');
+    await server.until(() => server.totalStreams() === 1);
+  });
+
+  it('a subscribe that does not fit places none of its keys (all or nothing)', async () => {
+    const server = await startFeedServer();
+    cleanups.push(() => server.stop());
+    const pool = createSubscriptionPool<Tick>({
+      engine: () => ({ url: server.url, adapter: () => createWsAdapter(), heartbeat: false }),
+      maxPerConnection: 1,
+      maxConnections: 2,
+      keyOf: (m) => m.stream,
+      subscribeMessage,
+    });
+    cleanups.push(() => pool.stop());
+    await expect(pool.subscribe(['x', 'y', 'z'])).rejects.toBeInstanceOf(PoolFullError);
+    expect(pool.list()).toEqual([]);
+    expect(pool.connections().map((c) => c.hosted)).toEqual([0]);
+    // The room is still there for a call that fits; keys already held do not count twice.
+    await pool.subscribe(['x', 'y']);
+    await pool.subscribe(['y', 'x']);
+    await expect(pool.subscribe(['x', 'z'])).rejects.toBeInstanceOf(PoolFullError);
+    await server.until(() => server.totalStreams() === 2);
+    expect(pool.list().map((s) => s.key).sort()).toEqual(['x', 'y']);
+  });
+
+  it('engine options refused while opening a connection reject subscribe()\'s promise, never throw from it', async () => {
+    const pool = createSubscriptionPool<Tick>({
+      engine: () => ({ url: 'ws://127.0.0.1:1/', adapter: createWsAdapter, reconnect: { maxRetries: 3 } as never }),
+      maxPerConnection: 2,
+      keyOf: (m) => m.stream,
+      subscribeMessage,
+    });
+    cleanups.push(() => pool.stop());
+    let subscribed: Promise<void> | undefined;
+    expect(() => {
+      subscribed = pool.subscribe('a');
+    }).not.toThrow();
+    await expect(subscribed).rejects.toThrow(/reconnect\.maxRetries/);
+    expect(pool.list()).toEqual([]);
+  });
+
+  it('a missing maxPerConnection is named as required', () => {
+    const options = { engine: () => ({ url: 'ws://127.0.0.1:1/', adapter: createWsAdapter }), keyOf: () => 'x' };
+    expect(() => createSubscriptionPool(options as never)).toThrow(/maxPerConnection: required/);
+  });
 });

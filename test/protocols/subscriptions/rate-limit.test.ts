@@ -69,5 +69,6 @@ describe('TokenBucket', () => {
     expect(() => new TokenBucket({ count: 0, per: 1000 })).toThrow(InvalidOptionError);
     expect(() => new TokenBucket({ count: 1, per: Number.NaN })).toThrow(/rate\.per/);
     expect(() => new TokenBucket({ count: 1, per: 1, burst: 0 })).toThrow(/rate\.burst/);
+    expect(() => new TokenBucket({ count: 1, per: 2 ** 32 })).toThrow(/rate\.per/);
   });
 });

@@ -225,9 +225,25 @@ describe('subscription registry over the ws adapter', () => {
     expect(() => createSubscriptions(engine, { keyOf: () => 'k', maxBatch: 0 })).toThrow(/maxBatch/);
     expect(() => createSubscriptions(engine, { keyOf: () => 'k', sequence: 'contiguous' })).toThrow(/seqOf/);
     expect(() => createSubscriptions(engine, { keyOf: () => 'k', staleAfter: -5 })).toThrow(/staleAfter/);
+    // Longer than a timer can take: setTimeout would fire after 1 ms, every millisecond.
+    expect(() => createSubscriptions(engine, { keyOf: () => 'k', staleAfter: 2 ** 32 })).toThrow(/staleAfter/);
     const pending = subs.subscribe('later-removed');
     const removed = subs.unsubscribe('later-removed');
     await expect(pending).rejects.toBeInstanceOf(SubscriptionClosedError);
     await removed;
+  });
+
+  it('a bad per-subscription spec rejects the promise, never throws from subscribe()', async () => {
+    const { subs } = await setup();
+    let stale: Promise<void> | undefined;
+    let sequence: Promise<void> | undefined;
+    expect(() => {
+      stale = subs.subscribe('bad-stale', { staleAfter: -1 });
+      sequence = subs.subscribe('bad-sequence', { sequence: 'sorted' as never });
+    }).not.toThrow();
+    await expect(stale).rejects.toThrow(/staleAfter/);
+    await expect(sequence).rejects.toThrow(/sequence/);
+    expect(subs.has('bad-stale')).toBe(false);
+    expect(subs.has('bad-sequence')).toBe(false);
   });
 });

@@ -471,6 +471,8 @@ describe('WebWire client: options and start', () => {
     expect(() => client({ requestTimeout: -1 })).toThrow(/requestTimeout/);
     expect(() => client({ restore: { retries: 1.5 } })).toThrow(/restore\.retries/);
     expect(() => client({ onMessage: () => {} } as never)).toThrow(/onMessage/);
+    // The client queues requests itself (queue, maxQueued): an engine outbox would be dropped unseen.
+    expect(() => client({ outbox: {} } as never)).toThrow(/Invalid option outbox: .*queue/);
     expect(() => client({ protocolVersion: 'yes' as never })).toThrow(/protocolVersion/);
   });
 
