@@ -56,3 +56,28 @@ export class TypedEmitter<Events extends { [K in keyof Events]: unknown[] }> {
     }
   }
 }
+
+/**
+ * An emitter for a layer that reports errors nobody asked for (a throwing hook or listener, a
+ * failed background send): `report(error)` emits it as `error`, or writes it to the console when
+ * nobody listens. A throwing listener is reported the same way; a throwing `error` listener is
+ * rethrown outside (in a microtask), never fed back into itself.
+ */
+export function reportingEmitter<Events extends { [K in keyof Events]: unknown[] } & { error: [error: unknown] }>(): {
+  readonly events: TypedEmitter<Events>;
+  readonly report: (error: unknown) => void;
+} {
+  const events: TypedEmitter<Events> = new TypedEmitter<Events>((error, event) => {
+    if (event !== 'error') report(error);
+    else
+      globalThis.queueMicrotask(() => {
+        throw error;
+      });
+  });
+  const errors = events as unknown as TypedEmitter<{ error: [error: unknown] }>;
+  function report(error: unknown): void {
+    if (errors.has('error')) errors.emit('error', error);
+    else console.error(error);
+  }
+  return { events, report };
+}

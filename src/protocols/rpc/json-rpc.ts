@@ -4,7 +4,7 @@
  * and drop policy (`RequestNotSentError`, `RequestOutcomeUnknownError`, `idempotent` re-sends).
  */
 import { MessageType, type Message } from '../../adapters/types.js';
-import { TypedEmitter } from '../../engine/events.js';
+import { reportingEmitter } from '../../engine/events.js';
 import { RequesterClosedError, RequestNotSentError } from './errors.js';
 import {
   decodeJsonRpc,
@@ -77,21 +77,9 @@ export function createJsonRpcClient<Notifications extends NotificationMap = Noti
   engine: RequesterEngine,
   options: JsonRpcClientOptions = {},
 ): JsonRpcClient<Notifications> {
-  // A throwing listener is reported as `error` (or on the console when nobody listens); a
-  // throwing `error` listener is rethrown outside, never fed back to itself.
-  const events = new TypedEmitter<JsonRpcEvents>((error, event) => {
-    if (event !== 'error') report(error);
-    else
-      globalThis.queueMicrotask(() => {
-        throw error;
-      });
-  });
+  // Errors nobody asked for (hooks, listeners, failed sends): the `error` event, else the console.
+  const { events, report } = reportingEmitter<JsonRpcEvents>();
 
-  /** Errors nobody asked for (listeners): the `error` event, else the console. */
-  function report(error: unknown): void {
-    if (events.has('error')) events.emit('error', error);
-    else console.error(error);
-  }
   const byMethod = new Map<string, Set<(params: never) => void>>();
 
   const requester = createRequester<JsonRpcRequest, unknown>(

@@ -18,7 +18,7 @@ import { MessageType, type Message, type WriteData } from '../../adapters/types.
 import type { Engine, HookContext } from '../../engine/engine.js';
 import { ConnectionClosedError, WebSocketCloseError } from '../../adapters/errors.js';
 import { EngineStoppedError, InvalidOptionError, NotConnectedError } from '../../engine/errors.js';
-import { TypedEmitter } from '../../engine/events.js';
+import { reportingEmitter } from '../../engine/events.js';
 import { EngineState } from '../../engine/state.js';
 import {
   ReplyError,
@@ -210,21 +210,9 @@ export function createRequester<Request, Result>(
     throw new InvalidOptionError('maxQueued', `expected a number >= 0, got ${String(maxQueued)}`);
   }
 
-  // A throwing listener is reported as `error` (or on the console when nobody listens); a
-  // throwing `error` listener is rethrown outside, never fed back to itself.
-  const events = new TypedEmitter<RequesterEvents>((error, event) => {
-    if (event !== 'error') report(error);
-    else
-      globalThis.queueMicrotask(() => {
-        throw error;
-      });
-  });
+  // Errors nobody asked for (hooks, listeners, failed sends): the `error` event, else the console.
+  const { events } = reportingEmitter<RequesterEvents>();
 
-  /** Errors nobody asked for (listeners): the `error` event, else the console. */
-  function report(error: unknown): void {
-    if (events.has('error')) events.emit('error', error);
-    else console.error(error);
-  }
   const table = new Map<RequestId, Pending>();
   const waiting: Unit[] = [];
   let waitingCount = 0;

@@ -14,7 +14,7 @@
  */
 import { createEngine, type Engine, type EngineOptions } from '../../engine/engine.js';
 import { EngineStoppedError, InvalidOptionError } from '../../engine/errors.js';
-import { TypedEmitter } from '../../engine/events.js';
+import { reportingEmitter } from '../../engine/events.js';
 import { PoolFullError, SubscriptionClosedError } from './errors.js';
 import { chooseSlot, planMoves, type PlacementLimits } from './placement.js';
 import { TokenBucket, validateRate, type RateOptions } from './rate-limit.js';
@@ -149,15 +149,8 @@ export function createSubscriptionPool<Data = unknown>(options: SubscriptionPool
     ...registryOptions
   } = options;
 
-  // A throwing listener is reported as `error` (or on the console when nobody listens); a
-  // throwing `error` listener is rethrown outside, never fed back to itself.
-  const events = new TypedEmitter<SubscriptionPoolEvents<Data>>((error, event) => {
-    if (event !== 'error') report(error);
-    else
-      globalThis.queueMicrotask(() => {
-        throw error;
-      });
-  });
+  // Errors nobody asked for (hooks, listeners, failed sends): the `error` event, else the console.
+  const { events, report } = reportingEmitter<SubscriptionPoolEvents<Data>>();
   const slots: Slot[] = [];
   const placed = new Map<string, Placed>();
   const iterators = new Set<PoolIterator<Data>>();
@@ -165,11 +158,6 @@ export function createSubscriptionPool<Data = unknown>(options: SubscriptionPool
   let stopped = false;
   let paused = false;
 
-  /** Errors nobody asked for (hooks, listeners, failed sends): the `error` event, else the console. */
-  function report(error: unknown): void {
-    if (events.has('error')) events.emit('error', error);
-    else console.error(error);
-  }
 
   function loads(): Array<{ usable: boolean; hosted: number }> {
     return slots.map((slot) => ({ usable: slot.state === 'up' || slot.state === 'starting', hosted: slot.hosted.size }));

@@ -11,7 +11,7 @@
 import { MessageType, type Message, type WriteData } from '../../adapters/types.js';
 import type { Engine, HookContext } from '../../engine/engine.js';
 import { InvalidOptionError, NotConnectedError } from '../../engine/errors.js';
-import { TypedEmitter } from '../../engine/events.js';
+import { reportingEmitter } from '../../engine/events.js';
 import { EngineState } from '../../engine/state.js';
 import type { Requester } from '../rpc/requester.js';
 import { SubscriptionClosedError } from './errors.js';
@@ -254,15 +254,8 @@ export function createSubscriptions<Data = unknown>(
   const seqOf = options.seqOf;
   const requester = options.requester;
 
-  // A throwing listener is reported as `error` (or on the console when nobody listens); a
-  // throwing `error` listener is rethrown outside, never fed back to itself.
-  const events = new TypedEmitter<SubscriptionsEvents<Data>>((error, event) => {
-    if (event !== 'error') report(error);
-    else
-      globalThis.queueMicrotask(() => {
-        throw error;
-      });
-  });
+  // Errors nobody asked for (hooks, listeners, failed sends): the `error` event, else the console.
+  const { events, report } = reportingEmitter<SubscriptionsEvents<Data>>();
   const subs = new Map<string, Sub>();
   /** Subscribes and unsubscribes waiting for this tick's flush. */
   let toSubscribe: Sub[] = [];
@@ -272,11 +265,6 @@ export function createSubscriptions<Data = unknown>(
   /** Aborted on close: stops throttled sends. */
   const life = new AbortController();
 
-  /** Errors nobody asked for (hooks, listeners, failed sends): the `error` event, else the console. */
-  function report(error: unknown): void {
-    if (events.has('error')) events.emit('error', error);
-    else console.error(error);
-  }
 
   function isOpen(): boolean {
     return engine.state === EngineState.Open && engine.connectionId !== undefined;
