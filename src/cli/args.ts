@@ -2,6 +2,7 @@
  * Argument helpers the subcommands share: the usage error, numbers, headers, adapter names.
  * A bad argument is reported by the command frame as one line naming it, then the usage, exit 2.
  */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { WsEngineError } from '../adapters/errors.js';
 import { parseWebSocketUrl } from '../adapters/validation.js';
 import { ADAPTER_NAMES } from './adapters.js';
@@ -10,6 +11,18 @@ import { ADAPTER_NAMES } from './adapters.js';
 export class UsageError extends WsEngineError {
   constructor(message: string) {
     super('ERR_USAGE', message);
+  }
+}
+
+type FlagOptions = NonNullable<ParseArgsConfig['options']>;
+type CommandArgs<O extends FlagOptions> = ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; strict: true; options: O }>>;
+
+/** A command's flags and positionals, parsed strictly; node's own parse errors become usage errors. */
+export function commandArgs<const O extends FlagOptions>(args: readonly string[], options: O): CommandArgs<O> {
+  try {
+    return parseArgs({ args: [...args], allowPositionals: true as const, strict: true as const, options });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
   }
 }
 

@@ -8,8 +8,7 @@
  * message on stdout and connection events on stderr, for scripts. The session itself is in
  * `connect-session.ts`; this module holds the arguments and the process-level part.
  */
-import { parseArgs } from 'node:util';
-import { adapterFlag, checkHeadersFor, delayFlags, headerFlags, protocolFlags, numberFlag, onePositional, positiveFlag, urlArgument, UsageError } from './args.js';
+import { commandArgs, adapterFlag, checkHeadersFor, delayFlags, headerFlags, protocolFlags, numberFlag, onePositional, positiveFlag, urlArgument, UsageError } from './args.js';
 import { runCommand } from './command.js';
 import { connect, type BinaryFormat, type ConnectArgs } from './connect-session.js';
 
@@ -54,32 +53,21 @@ be made or is lost for good (with --no-reconnect: closed by the server with a co
 
 /** Parse the arguments after `connect`; `undefined` means help was asked for. */
 export function parseConnectArgs(args: readonly string[]): ConnectArgs | undefined {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        adapter: { type: 'string', default: 'ws' },
-        header: { type: 'string', multiple: true },
-        protocol: { type: 'string', multiple: true },
-        'heartbeat-interval': { type: 'string' },
-        'heartbeat-timeout': { type: 'string' },
-        'no-reconnect': { type: 'boolean', default: false },
-        'min-delay': { type: 'string' },
-        'max-delay': { type: 'string' },
-        'max-retries': { type: 'string' },
-        'binary-as': { type: 'string', default: 'hex' },
-        wait: { type: 'string' },
-        quiet: { type: 'boolean', short: 'q', default: false },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = commandArgs(args, {
+    adapter: { type: 'string', default: 'ws' },
+    header: { type: 'string', multiple: true },
+    protocol: { type: 'string', multiple: true },
+    'heartbeat-interval': { type: 'string' },
+    'heartbeat-timeout': { type: 'string' },
+    'no-reconnect': { type: 'boolean', default: false },
+    'min-delay': { type: 'string' },
+    'max-delay': { type: 'string' },
+    'max-retries': { type: 'string' },
+    'binary-as': { type: 'string', default: 'hex' },
+    wait: { type: 'string' },
+    quiet: { type: 'boolean', short: 'q', default: false },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return undefined;
   const url = urlArgument(onePositional(positionals));
   const binaryAs = values['binary-as']!;

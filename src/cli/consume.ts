@@ -12,11 +12,10 @@
  * retrying (a 401, a close with 1008, ...): exit 1. Bad arguments or an adapter missing from
  * this build: exit 2.
  */
-import { parseArgs } from 'node:util';
 import { MessageType, type AdapterFactory, type HeaderInit } from '../adapters/types.js';
 import { createEngine } from '../engine/engine.js';
 import { AdapterUnavailableError, loadAdapter } from './adapters.js';
-import { adapterFlag, checkHeadersFor, delayFlags, headerFlags, protocolFlags, numberFlag as number, onePositional, positiveFlag, urlArgument, UsageError } from './args.js';
+import { commandArgs, adapterFlag, checkHeadersFor, delayFlags, headerFlags, protocolFlags, numberFlag as number, onePositional, positiveFlag, urlArgument, UsageError } from './args.js';
 import { describeError as describe, guardedStdout, runCommand } from './command.js';
 
 export { UsageError };
@@ -55,29 +54,18 @@ export interface ConsumeArgs {
 
 /** Parse the arguments after `consume`; `undefined` means help was asked for. */
 export function parseConsumeArgs(args: readonly string[]): ConsumeArgs | undefined {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        adapter: { type: 'string', default: 'ws' },
-        'heartbeat-interval': { type: 'string' },
-        'heartbeat-timeout': { type: 'string' },
-        'min-delay': { type: 'string' },
-        'max-delay': { type: 'string' },
-        'max-retries': { type: 'string' },
-        header: { type: 'string', multiple: true },
-        protocol: { type: 'string', multiple: true },
-        send: { type: 'string', multiple: true },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = commandArgs(args, {
+    adapter: { type: 'string', default: 'ws' },
+    'heartbeat-interval': { type: 'string' },
+    'heartbeat-timeout': { type: 'string' },
+    'min-delay': { type: 'string' },
+    'max-delay': { type: 'string' },
+    'max-retries': { type: 'string' },
+    header: { type: 'string', multiple: true },
+    protocol: { type: 'string', multiple: true },
+    send: { type: 'string', multiple: true },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return undefined;
   const url = urlArgument(onePositional(positionals));
   const adapter = adapterFlag(values.adapter!);

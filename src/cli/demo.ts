@@ -10,13 +10,12 @@
  *   wsengine demo [--duration 20s] [--interval 250ms] [--drop-every 4s] [--no-resume] [--adapter ws]
  */
 import type { AddressInfo } from 'node:net';
-import { parseArgs } from 'node:util';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { statusCodeName } from '../adapters/status-codes.js';
 import { MessageType, type AdapterFactory } from '../adapters/types.js';
 import { createEngine } from '../engine/engine.js';
 import { loadAdapter } from './adapters.js';
-import { adapterFlag, UsageError } from './args.js';
+import { commandArgs, adapterFlag, UsageError } from './args.js';
 import { guardedStdout, runCommand } from './command.js';
 import { RateMeter, StatusLine, type StatusOutput } from './status-line.js';
 
@@ -71,18 +70,13 @@ export function parseDuration(text: string, flag: string): number {
 
 /** Parse the arguments after `demo`; `undefined` means help was asked for. */
 export function parseDemoArgs(args: readonly string[]): DemoOptions | undefined {
-  const { values, positionals } = parseArgs({
-    args: [...args],
-    allowPositionals: true,
-    strict: true,
-    options: {
-      duration: { type: 'string', default: '20s' },
-      interval: { type: 'string', default: '250ms' },
-      'drop-every': { type: 'string', default: '4s' },
-      'no-resume': { type: 'boolean', default: false },
-      adapter: { type: 'string', default: 'ws' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const { values, positionals } = commandArgs(args, {
+    duration: { type: 'string', default: '20s' },
+    interval: { type: 'string', default: '250ms' },
+    'drop-every': { type: 'string', default: '4s' },
+    'no-resume': { type: 'boolean', default: false },
+    adapter: { type: 'string', default: 'ws' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return undefined;
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);

@@ -9,13 +9,12 @@
  * SIGINT/SIGTERM; 2 for bad arguments.
  */
 import type { Readable, Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
 import { HandshakeError } from '../adapters/errors.js';
 import type { AdapterFactory } from '../adapters/types.js';
 import { exec, type ExecSession } from '../protocols/k8s/node.js';
 import { ExecInterruptedError } from '../protocols/k8s/errors.js';
 import { isK8sProtocol, DEFAULT_K8S_PROTOCOLS, type K8sProtocol } from '../protocols/k8s/protocols.js';
-import { headerSafe, urlArgument, UsageError } from './args.js';
+import { commandArgs, headerSafe, urlArgument, UsageError } from './args.js';
 import { isDebug, runCommand, stacks } from './command.js';
 
 export const EXEC_USAGE = `Usage: wsengine exec <url> [options]
@@ -43,23 +42,12 @@ export interface ExecArgs {
 
 /** Parse the arguments after `exec`; `undefined` means help was asked for. */
 export function parseExecArgs(args: readonly string[]): ExecArgs | undefined {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        token: { type: 'string' },
-        tty: { type: 'boolean', default: false },
-        protocol: { type: 'string', multiple: true },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = commandArgs(args, {
+    token: { type: 'string' },
+    tty: { type: 'boolean', default: false },
+    protocol: { type: 'string', multiple: true },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return undefined;
   if (positionals.length !== 1) {
     throw new UsageError(positionals.length === 0 ? 'missing <url>' : `expected one <url>, got ${positionals.length} arguments`);
