@@ -178,7 +178,6 @@ class BrowserConnection implements CoreConnection {
   private readonly url: string;
   private resolveOpened!: (answer: HandshakeResponse) => void;
   private rejectOpened!: (error: unknown) => void;
-  private openSettled = false;
   private resolveClosed!: () => void;
   private readonly writes: WriteQueue<PendingWrite<string | Uint8Array>>;
   /** The error pending reads get once a local close() finishes. */
@@ -219,7 +218,6 @@ class BrowserConnection implements CoreConnection {
       case 'open':
         if (this.phase !== 'connecting') return;
         this.phase = 'open';
-        this.openSettled = true;
         this.resolveOpened({
           url: this.socket.url,
           status: undefined,
@@ -244,9 +242,9 @@ class BrowserConnection implements CoreConnection {
     }
   }
 
+  /** Before "open": the dial fails (a no-op once the socket opened or the dial failed already). */
   private failOpen(code?: number): void {
-    if (this.openSettled) return;
-    this.openSettled = true;
+    if (this.phase !== 'connecting') return;
     this.phase = 'closing';
     this.rejectOpened(
       new HandshakeError(
@@ -301,7 +299,6 @@ class BrowserConnection implements CoreConnection {
     if (this.phase === 'connecting') {
       // WHATWG close() before "open" fails the connection ("error" then "close" follow).
       this.phase = 'closing';
-      this.openSettled = true;
       this.rejectOpened(new ConnectionClosedError(`The dial of ${this.url} was abandoned`));
       this.socket.close();
       return;
@@ -409,7 +406,7 @@ const NO_PING = 'A WHATWG WebSocket cannot send ping frames; use an application-
  * A {@link WebSocketConnectionAdapter} over a WHATWG `WebSocket`. See the module comment and
  * docs/browser.md for where the WHATWG API cannot meet the contract.
  */
-export class BrowserAdapter extends AdapterCore<BrowserConnection> {
+export class BrowserAdapter extends AdapterCore<BrowserConnection, WhatwgWebSocket> {
   private readonly resolved: ResolvedOptions;
   /** The connection being dialled. */
   private dialingConnection: BrowserConnection | undefined;
@@ -463,10 +460,6 @@ export class BrowserAdapter extends AdapterCore<BrowserConnection> {
     } finally {
       if (this.dialingConnection === connection) this.dialingConnection = undefined;
     }
-  }
-
-  override underlying(): WhatwgWebSocket | undefined {
-    return super.underlying() as WhatwgWebSocket | undefined;
   }
 }
 

@@ -86,6 +86,13 @@ const RENAMED: Readonly<Record<string, string>> = {
   'readQueue.highWaterBytes': 'readQueue.bytes',
   readHighWaterMessages: 'readQueue.messages',
   readHighWaterBytes: 'readQueue.bytes',
+};
+
+/**
+ * Old names of the Node adapters' own options. Added by {@link readNodeOptions}, so that they
+ * stay out of the browser's bundle: there, a `ca` is simply not an option.
+ */
+const NODE_RENAMED: Readonly<Record<string, string>> = {
   maxMessageSize: 'maxPayload',
   ca: 'tls.ca',
   cert: 'tls.cert',
@@ -137,6 +144,8 @@ export class OptionReader {
   private readonly values: Readonly<Record<string, unknown>>;
   private readonly prefix: string;
   private readonly read = new Set<string>();
+  /** Old names (by path) of this adapter's own options, besides the shared ones, for {@link done}. */
+  renamed?: Readonly<Record<string, string>>;
 
   /** `what` names the options object in messages ("ws adapter options"). */
   constructor(options: unknown, what: string, prefix = '') {
@@ -200,7 +209,7 @@ export class OptionReader {
     for (const key of Object.keys(this.values)) {
       if (this.read.has(key) || this.values[key] === undefined) continue;
       const path = this.prefix + key;
-      const now = RENAMED[path];
+      const now = RENAMED[path] ?? this.renamed?.[path];
       throw new InvalidOptionError(path, now ? `renamed to ${now}` : 'not an option of this adapter');
     }
   }
@@ -247,6 +256,7 @@ export interface ResolvedNodeOptions extends ResolvedCommonOptions {
 
 /** Read the common options plus `maxPayload`, `tls`, `followRedirects` and `maxRedirects`. */
 export function readNodeOptions(reader: OptionReader): ResolvedNodeOptions {
+  reader.renamed = NODE_RENAMED;
   const common = readCommonOptions(reader);
   const tlsReader = reader.object('tls');
   const tls: { -readonly [K in keyof TlsOptions]: TlsOptions[K] } = {};

@@ -79,7 +79,7 @@ const NO_OPTIONS: DialOptions = Object.freeze({});
  * `ConnectionClosedError` and `close()` resolves once the dial has settled (if the handshake
  * completed first, that connection is closed like any open one).
  */
-export abstract class AdapterCore<C extends CoreConnection> implements WebSocketConnectionAdapter {
+export abstract class AdapterCore<C extends CoreConnection, R = unknown> implements WebSocketConnectionAdapter {
   private live: C | undefined;
   private dialing: Dialing | undefined;
   private readonly settings: CoreSettings;
@@ -105,7 +105,7 @@ export abstract class AdapterCore<C extends CoreConnection> implements WebSocket
   protected checkDial(_url: URL, _options: DialOptions): void {}
 
   /** What `underlying()` returns while a dial is in progress (the socket being dialled, if exposed). */
-  protected dialingRuntime(): unknown {
+  protected dialingRuntime(): R | undefined {
     return undefined;
   }
 
@@ -230,10 +230,11 @@ export abstract class AdapterCore<C extends CoreConnection> implements WebSocket
     return connection.write(type, payload, signal);
   }
 
-  underlying(): unknown {
+  /** The runtime object (`R`: the socket of the adapter's transport), while dialling or connected. */
+  underlying(): R | undefined {
     if (this.dialing) return this.dialingRuntime();
     const connection = this.live;
-    return connection && connection.state !== 'closed' ? connection.runtime : undefined;
+    return connection && connection.state !== 'closed' ? (connection.runtime as R) : undefined;
   }
 
   /** The error of an operation that needs an open connection, naming the actual state. */
