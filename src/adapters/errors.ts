@@ -41,19 +41,32 @@ export class WebSocketCloseError extends Error {
   }
 }
 
-/** An operation was called on a connection that is closed or was never opened (Go's net.ErrClosed). */
-export class ConnectionClosedError extends WsEngineError {
-  constructor(message = 'The connection is closed', options?: { cause?: unknown }) {
-    super('ERR_CONNECTION_CLOSED', message, options);
-  }
+/** A constructor made by {@link errorClass}: `message` (default: the class's own), an optional `cause`. */
+export type ErrorClass = new (message?: string, options?: { cause?: unknown }) => WsEngineError;
+
+/**
+ * A subclass of {@link WsEngineError}, made cheaply: its `name` is given (so it stays right when
+ * a minifier renames classes), its `code` is `ERR_` and the name without `Error` in upper snake
+ * case (`ConnectionClosedError` -> `ERR_CONNECTION_CLOSED`), and `message` defaults to `fallback`.
+ * `instanceof` works as for any class.
+ */
+export function errorClass(name: string, fallback = ''): ErrorClass {
+  const code = `ERR_${name.slice(0, -5).replace(/\B[A-Z]/g, '_$&').toUpperCase()}`;
+  return class extends WsEngineError {
+    constructor(message = fallback, options?: { cause?: unknown }) {
+      super(code, message, options);
+      this.name = name;
+    }
+  };
 }
 
+/** An operation was called on a connection that is closed or was never opened (Go's net.ErrClosed). */
+export const ConnectionClosedError = /* @__PURE__ */ errorClass('ConnectionClosedError', 'The connection is closed');
+export type ConnectionClosedError = InstanceType<typeof ConnectionClosedError>;
+
 /** The adapter cannot perform this operation (e.g. ping frames in a browser). */
-export class UnsupportedOperationError extends WsEngineError {
-  constructor(message: string) {
-    super('ERR_UNSUPPORTED_OPERATION', message);
-  }
-}
+export const UnsupportedOperationError = /* @__PURE__ */ errorClass('UnsupportedOperationError');
+export type UnsupportedOperationError = InstanceType<typeof UnsupportedOperationError>;
 
 /**
  * The opening handshake failed: the server refused the upgrade, answered something that is
@@ -61,7 +74,7 @@ export class UnsupportedOperationError extends WsEngineError {
  * `status` and `headers` are the server's answer where there was one and the runtime exposes
  * it (`undefined` in a browser, or when no HTTP response arrived).
  */
-export class HandshakeError extends WsEngineError {
+export class HandshakeError extends /* @__PURE__ */ errorClass('HandshakeError') {
   readonly status: number | undefined;
   readonly headers: Readonly<Record<string, string>>;
   /** The response body as UTF-8 text, at most its first 4096 bytes (`REFUSAL_BODY_LIMIT`); `undefined` when empty or hidden. */
@@ -70,7 +83,7 @@ export class HandshakeError extends WsEngineError {
     message: string,
     init: { status?: number; headers?: Record<string, string>; body?: string; cause?: unknown } = {},
   ) {
-    super('ERR_HANDSHAKE', message, init.cause === undefined ? undefined : { cause: init.cause });
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
     this.status = init.status;
     this.headers = init.headers ?? {};
     this.body = init.body;
@@ -78,12 +91,8 @@ export class HandshakeError extends WsEngineError {
 }
 
 /** An argument is invalid: a bad URL, close code, close reason, message type or payload. */
-export class InvalidArgumentError extends WsEngineError {
-  /** `code` is for subclasses ({@link InvalidOptionError}). */
-  constructor(message: string, code = 'ERR_INVALID_ARGUMENT') {
-    super(code, message);
-  }
-}
+export const InvalidArgumentError = /* @__PURE__ */ errorClass('InvalidArgumentError');
+export type InvalidArgumentError = InstanceType<typeof InvalidArgumentError>;
 
 /**
  * An option given to a constructor or factory is invalid: wrong type, out of range, or not an
@@ -93,22 +102,19 @@ export class InvalidArgumentError extends WsEngineError {
 export class InvalidOptionError extends InvalidArgumentError {
   /** The option's path, e.g. `"tls.servername"` or `"reconnect.jitter"`. */
   readonly option: string;
+  declare readonly code: string;
   constructor(option: string, message: string) {
-    super(`Invalid option ${option}: ${message}`, 'ERR_INVALID_OPTION');
+    super(`Invalid option ${option}: ${message}`);
+    this.code = 'ERR_INVALID_OPTION';
+    this.name = 'InvalidOptionError';
     this.option = option;
   }
 }
 
 /** The call is not allowed in the adapter's current state (e.g. `dial` while a dial is in progress). */
-export class InvalidStateError extends WsEngineError {
-  constructor(message: string) {
-    super('ERR_INVALID_STATE', message);
-  }
-}
+export const InvalidStateError = /* @__PURE__ */ errorClass('InvalidStateError');
+export type InvalidStateError = InstanceType<typeof InvalidStateError>;
 
 /** An operation did not finish within its configured time (handshake timeout, close timeout). */
-export class TimeoutError extends WsEngineError {
-  constructor(message: string) {
-    super('ERR_TIMEOUT', message);
-  }
-}
+export const TimeoutError = /* @__PURE__ */ errorClass('TimeoutError');
+export type TimeoutError = InstanceType<typeof TimeoutError>;
