@@ -4,7 +4,7 @@
  */
 import type { Message } from '../adapters/types.js';
 import type { Dispatcher } from './delivery.js';
-import type { Engine, EngineEvents, EngineOptions, MessageFilter, OpenHook } from './engine.js';
+import type { EngineEvents, EngineOptions, MessageFilter, OpenHook } from './engine.js';
 import type { TypedEmitter } from './events.js';
 import type { ResolvedHeartbeatOptions } from './heartbeat.js';
 import type { Metrics } from './metrics.js';
@@ -46,17 +46,4 @@ export interface EngineContext {
   report(error: unknown): void;
   /** `engine.stop()`, for the hooks' `exit()`. */
   stop: () => Promise<void>;
-}
-
-const contexts = new WeakMap<Engine, EngineContext>();
-
-export function bindContext(engine: Engine, ctx: EngineContext): void {
-  contexts.set(engine, ctx);
-}
-
-/** The context of an engine, for the features that live outside the facade (`exclusive`, `messages`). */
-export function contextOf(engine: Engine): EngineContext {
-  const ctx = contexts.get(engine);
-  if (!ctx) throw new TypeError('Expected an engine made by createEngine');
-  return ctx;
 }

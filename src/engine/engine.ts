@@ -28,7 +28,7 @@ import {
   type WriteData,
 } from '../adapters/types.js';
 import { parseWebSocketUrl } from '../adapters/validation.js';
-import { bindContext, type EngineContext } from './context.js';
+import type { EngineContext } from './context.js';
 import { Dispatcher, resolveConcurrency, type DeliveryOptions } from './delivery.js';
 import { InvalidOptionError, type HeartbeatTimeoutError } from './errors.js';
 import { TypedEmitter } from './events.js';
@@ -280,7 +280,6 @@ export class Engine {
     const ctx = (this.ctx = createContext(options));
     const supervisor = (this.supervisor = new Supervisor(ctx));
     ctx.stop = () => supervisor.stop();
-    bindContext(this, ctx);
   }
 
   /** The current lifecycle state. */
@@ -442,6 +441,12 @@ export class Engine {
       queuedBytes: outbox ? outbox.bytes : 0,
     };
   }
+}
+
+/** The context of an engine, for the features that live outside the facade (`exclusive`, `messages`). */
+export function contextOf(engine: Engine): EngineContext {
+  if (!(engine instanceof Engine)) throw new TypeError('Expected an engine made by createEngine');
+  return engine['ctx'];
 }
 
 /** Create an engine (the same as `new Engine(options)`). */

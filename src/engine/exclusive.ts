@@ -3,8 +3,7 @@
  * the reads over does not ship the handover.
  */
 import type { WebSocketConnectionAdapter } from '../adapters/types.js';
-import { contextOf } from './context.js';
-import type { Engine, HookContext } from './engine.js';
+import { contextOf, type Engine, type HookContext } from './engine.js';
 import { NotConnectedError } from './errors.js';
 import { hold, holderView } from './reader.js';
 import type { Session } from './session.js';

@@ -3,8 +3,7 @@
  * separate function, so that an app that only uses hooks or events does not ship it.
  */
 import type { Message } from '../adapters/types.js';
-import { contextOf } from './context.js';
-import type { Engine } from './engine.js';
+import { contextOf, type Engine } from './engine.js';
 import { FINITE, numberOption } from './options.js';
 import { EngineState } from './state.js';
 import { deferred, type Deferred } from './timers.js';

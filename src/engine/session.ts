@@ -14,7 +14,7 @@ import { EngineStoppedError, NotConnectedError, OpenTimeoutError, RestartRequest
 import { Heartbeat } from './heartbeat.js';
 import { byteLength } from './metrics.js';
 import { read } from './reader.js';
-import { EngineState, type SessionPhase } from './state.js';
+import type { SessionPhase } from './state.js';
 import { deferred } from './timers.js';
 
 /** Why a connection ended. */
@@ -78,7 +78,7 @@ export class Session {
   end(end: End): void {
     if (this.phase === 'ended') return;
     this.phase = 'ended';
-    if (this.engine.session === this) this.engine.machine.to(EngineState.Closing);
+    if (this.engine.session === this) this.engine.machine.to('closing');
     this.ended.resolve(end);
   }
 
@@ -156,7 +156,7 @@ export function send(ctx: EngineContext, type: MessageType, data: WriteData, opt
   }
   const state = ctx.machine.state;
   const stopping = ctx.life.signal.aborted;
-  if (ctx.outbox && state !== EngineState.Stopped && !stopping) {
+  if (ctx.outbox && state !== 'stopped' && !stopping) {
     try {
       normalizeWriteData(type, data);
     } catch (error) {
@@ -164,13 +164,13 @@ export function send(ctx: EngineContext, type: MessageType, data: WriteData, opt
     }
     return ctx.outbox.enqueue(type, data, options);
   }
-  return Promise.reject(new NotConnectedError(`Cannot send: the engine is ${stopping && state !== EngineState.Stopped ? 'stopping' : state}`));
+  return Promise.reject(new NotConnectedError(`Cannot send: the engine is ${stopping && state !== 'stopped' ? 'stopping' : state}`));
 }
 
 /** One attempt: dial, then the open hooks, within `openTimeout`; aborted with `parent`. */
 export async function open(ctx: EngineContext, attempt: number, reconnect: boolean, parent: AbortSignal): Promise<Session> {
   if (parent.aborted) throw parent.reason;
-  ctx.machine.to(EngineState.Connecting);
+  ctx.machine.to('connecting');
   ctx.events.emit('connecting', { attempt });
   const { options, policy } = ctx;
   const controller = new AbortController();
@@ -221,7 +221,7 @@ export async function serve(session: Session): Promise<End> {
   if (session.reconnect) metrics.reconnects++;
   const flushing = outbox !== undefined && outbox.length > 0;
   session.phase = flushing ? 'flushing' : 'open';
-  ctx.machine.to(EngineState.Open);
+  ctx.machine.to('open');
   events.emit('open', {
     attempt: session.attempt,
     reconnect: session.reconnect,

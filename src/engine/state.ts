@@ -45,7 +45,7 @@ export function canTransition(from: EngineState, to: EngineState): boolean {
 
 /** Holds the current state; refuses transitions the diagram does not have (a bug, not a user error). */
 export class StateMachine {
-  state: EngineState = EngineState.Idle;
+  state: EngineState = 'idle';
 
   constructor(private readonly onChange: (to: EngineState, from: EngineState) => void) {}
 

@@ -14,7 +14,6 @@ import pRetry from 'p-retry';
 import type { EngineContext } from './context.js';
 import { EngineStoppedError, RetriesExhaustedError } from './errors.js';
 import { open, serve, type Session } from './session.js';
-import { EngineState } from './state.js';
 import { deferred, sleep, type Deferred } from './timers.js';
 
 /** What began an outage. */
@@ -52,11 +51,11 @@ export class Supervisor {
     if (this.starting) return this.starting;
     const { ctx } = this;
     const state = ctx.machine.state;
-    if (state !== EngineState.Idle && state !== EngineState.Stopped) return Promise.resolve();
+    if (state !== 'idle' && state !== 'stopped') return Promise.resolve();
     ctx.life = new AbortController();
     const first = deferred<void>();
     this.starting = first.promise;
-    ctx.machine.to(EngineState.Connecting);
+    ctx.machine.to('connecting');
     this.running = this.loop(first);
     return first.promise;
   }
@@ -72,8 +71,8 @@ export class Supervisor {
     const state = ctx.machine.state;
     // Never started: stopped all the same (idle -> stopped), so that sends queued meanwhile are
     // rejected rather than wait out their ttl, and iterators made meanwhile end.
-    if (state === EngineState.Idle) this.finish(undefined, deferred<void>());
-    if (state === EngineState.Idle || state === EngineState.Stopped) return Promise.resolve();
+    if (state === 'idle') this.finish(undefined, deferred<void>());
+    if (state === 'idle' || state === 'stopped') return Promise.resolve();
     this.stopping = (async () => {
       const session = ctx.session;
       if (session && session.phase !== 'opening') session.end({ kind: 'stop' });
@@ -87,7 +86,7 @@ export class Supervisor {
     const session = this.ctx.session;
     if (session && session.phase !== 'opening' && session.phase !== 'ended') session.end({ kind: 'restart' });
     // Waiting to reconnect: give up this outage's wait and begin a new outage at once.
-    else if (this.ctx.machine.state === EngineState.Reconnecting) this.waits?.abort(RESTART);
+    else if (this.ctx.machine.state === 'reconnecting') this.waits?.abort(RESTART);
   }
 
   private async loop(first: Deferred<void>): Promise<void> {
@@ -193,7 +192,7 @@ export class Supervisor {
               return false;
             }
             const delayMs = policy.delayFor(base + retriesConsumed + 1, failure);
-            ctx.machine.to(EngineState.Reconnecting);
+            ctx.machine.to('reconnecting');
             ctx.events.emit('retry', { attempt: number + 1, delayMs, error: failure });
             const waits = Math.min(Math.round(minTimeout * policy.factor ** retriesConsumed), maxTimeout);
             if (delayMs > waits) await sleep(delayMs - waits, signal);
@@ -237,7 +236,7 @@ export class Supervisor {
     // Nobody may be waiting on `start()` any more (it resolved earlier): avoid an unhandled rejection.
     first.promise.catch(noop);
     ctx.outbox?.rejectAll(reason);
-    ctx.machine.to(EngineState.Stopped);
+    ctx.machine.to('stopped');
     this.stopping = undefined;
     this.running = undefined;
     ctx.events.emit('stopped', { error: failure });
