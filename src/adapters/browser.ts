@@ -31,7 +31,7 @@ import {
 } from './errors.js';
 import { expectOption, OptionReader, readCommonOptions, type CommonAdapterOptions, type ResolvedCommonOptions, type ReadQueueLimits } from './options.js';
 import { ReadQueue } from './read-queue.js';
-import { raceSignal } from './signals.js';
+import { deferred, raceSignal } from './signals.js';
 import { MessageType, type DialOptions, type HandshakeResponse, type Message } from './types.js';
 
 /** The part of a WHATWG `WebSocket` this adapter uses. */
@@ -170,15 +170,12 @@ class BrowserConnection implements CoreConnection {
   readonly socket: WhatwgWebSocket;
   readonly queue: ReadQueue;
   /** Settles on "open" (resolve) or on a failure before it (reject). */
-  readonly opened: Promise<HandshakeResponse>;
+  readonly opened = deferred<HandshakeResponse>();
   /** Resolves on the socket's "close" event. */
-  readonly closed: Promise<void>;
+  readonly closed = deferred<void>();
   private phase: Phase = 'connecting';
   private readonly resolved: ResolvedOptions;
   private readonly url: string;
-  private resolveOpened!: (answer: HandshakeResponse) => void;
-  private rejectOpened!: (error: unknown) => void;
-  private resolveClosed!: () => void;
   private readonly writes: WriteQueue<PendingWrite<string | Uint8Array>>;
   /** The error pending reads get once a local close() finishes. */
   private deferredError: WebSocketCloseError | undefined;
@@ -189,11 +186,6 @@ class BrowserConnection implements CoreConnection {
     this.url = url;
     this.resolved = options;
     this.writes = new WriteQueue(() => this.stopPolling());
-    this.opened = new Promise((resolve, reject) => {
-      this.resolveOpened = resolve;
-      this.rejectOpened = reject;
-    });
-    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.queue = new ReadQueue({
       highWaterMessages: options.readQueue.messages,
       highWaterBytes: options.readQueue.bytes,
@@ -218,7 +210,7 @@ class BrowserConnection implements CoreConnection {
       case 'open':
         if (this.phase !== 'connecting') return;
         this.phase = 'open';
-        this.resolveOpened({
+        this.opened.resolve({
           url: this.socket.url,
           status: undefined,
           headers: {},
@@ -246,7 +238,7 @@ class BrowserConnection implements CoreConnection {
   private failOpen(code?: number): void {
     if (this.phase !== 'connecting') return;
     this.phase = 'closing';
-    this.rejectOpened(
+    this.opened.reject(
       new HandshakeError(
         `The WebSocket handshake with ${this.url} failed${code === undefined ? '' : ` (close code ${code})`}; ` +
           'a WHATWG WebSocket does not tell a refused upgrade from a network or TLS error',
@@ -285,7 +277,7 @@ class BrowserConnection implements CoreConnection {
     if (!this.deferredError) this.queue.fail(new WebSocketCloseError(code, reason));
     this.writes.fail(new ConnectionClosedError(`The connection closed with ${code}`));
     for (const type of EVENTS) this.socket.removeEventListener(type, this);
-    this.resolveClosed();
+    this.closed.resolve();
   }
 
   /**
@@ -299,7 +291,7 @@ class BrowserConnection implements CoreConnection {
     if (this.phase === 'connecting') {
       // WHATWG close() before "open" fails the connection ("error" then "close" follow).
       this.phase = 'closing';
-      this.rejectOpened(new ConnectionClosedError(`The dial of ${this.url} was abandoned`));
+      this.opened.reject(new ConnectionClosedError(`The dial of ${this.url} was abandoned`));
       this.socket.close();
       return;
     }
@@ -337,7 +329,7 @@ class BrowserConnection implements CoreConnection {
   async close(code: number, reason: string, signal: AbortSignal | undefined): Promise<void> {
     this.shut(code, reason, true, true);
     try {
-      await waitClosed(this.closed, this.resolved.closeTimeout, signal);
+      await waitClosed(this.closed.promise, this.resolved.closeTimeout, signal);
     } finally {
       // End the deferred local close: pending reads reject, queued messages are dropped.
       if (this.deferredError) this.queue.fail(this.deferredError, true);
@@ -455,7 +447,7 @@ export class BrowserAdapter extends AdapterCore<BrowserConnection, WhatwgWebSock
     const connection = new BrowserConnection(socket, url.href, this.resolved);
     this.dialingConnection = connection;
     try {
-      const response = await raceSignal(connection.opened, signal, () => connection.abandon());
+      const response = await raceSignal(connection.opened.promise, signal, () => connection.abandon());
       return { connection, response };
     } finally {
       if (this.dialingConnection === connection) this.dialingConnection = undefined;

@@ -1,6 +1,29 @@
 /**
- * AbortSignal plumbing shared by the adapters.
+ * AbortSignal and promise plumbing shared by the adapters and the engine.
  */
+
+/** Does nothing: the handler of a rejection that is expected and of no interest. */
+export function noop(): void {}
+
+/** The options of a call made without any: one shared object, nothing allocated per call. */
+export const NO_OPTIONS: Readonly<{ signal?: undefined }> = /* @__PURE__ */ Object.freeze({});
+
+/** A promise with its resolve and reject exposed. */
+export interface Deferred<T> {
+  readonly promise: Promise<T>;
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+export function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
 
 /** The reason an aborted signal carries (a DOMException `AbortError` when none was given). */
 export function abortReason(signal: AbortSignal): unknown {
@@ -16,13 +39,13 @@ export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefin
   if (!signal) return promise;
   if (signal.aborted) {
     onAbort?.();
-    promise.catch(() => {});
+    promise.catch(noop);
     return Promise.reject(abortReason(signal));
   }
   return new Promise<T>((resolve, reject) => {
     const abort = (): void => {
       onAbort?.();
-      promise.catch(() => {});
+      promise.catch(noop);
       reject(abortReason(signal));
     };
     signal.addEventListener('abort', abort, { once: true });

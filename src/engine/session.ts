@@ -5,7 +5,7 @@
  * when to make one; the session does not retry.
  */
 import { ConnectionClosedError, InvalidArgumentError, WebSocketCloseError } from '../adapters/errors.js';
-import { raceSignal } from '../adapters/signals.js';
+import { deferred, NO_OPTIONS, noop, raceSignal } from '../adapters/signals.js';
 import { MessageType, type HandshakeResponse, type Message, type WebSocketConnectionAdapter, type WriteData } from '../adapters/types.js';
 import { normalizeWriteData, parseWebSocketUrl } from '../adapters/validation.js';
 import type { EngineContext } from './context.js';
@@ -15,7 +15,6 @@ import { Heartbeat } from './heartbeat.js';
 import { byteLength } from './metrics.js';
 import { read } from './reader.js';
 import type { SessionPhase } from './state.js';
-import { deferred } from './timers.js';
 
 /** Why a connection ended. */
 export type End =
@@ -28,10 +27,6 @@ export type End =
 const NORMAL_CLOSURE = 1000;
 const GOING_AWAY = 1001;
 
-function noop(): void {}
-
-/** The options of a send made without any: one shared object, nothing allocated per send. */
-const NO_SEND_OPTIONS: SendOptions = Object.freeze({});
 
 /** Close an adapter without waiting for the server's answer. */
 function drop(adapter: WebSocketConnectionAdapter): void {
@@ -149,7 +144,7 @@ class SessionContext implements HookContext {
  * is being flushed or while there is none, when queueing; otherwise a `NotConnectedError` that
  * names the state.
  */
-export function send(ctx: EngineContext, type: MessageType, data: WriteData, options: SendOptions = NO_SEND_OPTIONS): Promise<void> {
+export function send(ctx: EngineContext, type: MessageType, data: WriteData, options: SendOptions = NO_OPTIONS): Promise<void> {
   const session = ctx.session;
   if (session !== undefined && (session.phase === 'open' || session.phase === 'opening')) {
     return session.write(type, data, options.signal);

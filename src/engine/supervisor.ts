@@ -14,7 +14,8 @@ import pRetry from 'p-retry';
 import type { EngineContext } from './context.js';
 import { EngineStoppedError, RetriesExhaustedError } from './errors.js';
 import { open, serve, type Session } from './session.js';
-import { deferred, sleep, type Deferred } from './timers.js';
+import { deferred, noop, type Deferred } from '../adapters/signals.js';
+import { sleep } from './timers.js';
 
 /** What began an outage. */
 type Cause = { kind: 'start' } | { kind: 'restart' } | { kind: 'lost' | 'heartbeat'; error: unknown };
@@ -29,8 +30,6 @@ class AttemptFailure extends Error {
 function unwrap(error: unknown): unknown {
   return error instanceof AttemptFailure ? error.failure : error;
 }
-
-function noop(): void {}
 
 /** The reason an outage's waits are aborted with by `restart()`. */
 const RESTART = Symbol('restart');

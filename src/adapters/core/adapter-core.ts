@@ -8,7 +8,7 @@
  * Browser-safe: nothing here needs Node.
  */
 import { ConnectionClosedError, InvalidStateError, TimeoutError, UnsupportedOperationError } from '../errors.js';
-import { abortReason } from '../signals.js';
+import { abortReason, NO_OPTIONS, noop } from '../signals.js';
 import type { StatusCode } from '../status-codes.js';
 import type {
   MessageType,
@@ -70,9 +70,6 @@ interface Dialing {
   readonly settled: Promise<void>;
 }
 
-const noop = (): void => {};
-/** The options of a call made without any: one shared object, nothing allocated per call. */
-const NO_OPTIONS: DialOptions = Object.freeze({});
 
 /**
  * The adapter contract over a transport. Close during a dial: the dial rejects with
