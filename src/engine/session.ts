@@ -175,20 +175,21 @@ export async function open(ctx: EngineContext, attempt: number, reconnect: boole
   const timeout = globalThis.setTimeout(() => controller.abort(new OpenTimeoutError(policy.openTimeout)), policy.openTimeout);
   let session: Session | undefined;
   let span: ((error?: unknown) => void) | undefined;
+  // A value, a promise or a function making either (the url and headers options), within the attempt.
+  const settle = <T>(value: T | (() => T | Promise<T>) | Promise<T>): Promise<T> =>
+    raceSignal(Promise.resolve(typeof value === 'function' ? (value as () => T | Promise<T>)() : value), signal);
   try {
-    const url = options.url;
-    const href = parseWebSocketUrl(await raceSignal(Promise.resolve(typeof url === 'function' ? url() : url), signal)).href;
+    const href = parseWebSocketUrl(await settle(options.url)).href;
     span = ctx.tracing?.connect(href, attempt);
-    const headerOption = options.headers;
-    const headers = await raceSignal(Promise.resolve(typeof headerOption === 'function' ? headerOption() : headerOption), signal);
+    const headers = await settle(options.headers);
     const dialler = options.adapter();
     const dialling = dialler.dial(href, { signal, headers, protocols: options.protocols });
     // The dial won after the attempt was abandoned: drop that connection.
     dialling.then(() => signal.aborted && !session && drop(dialler), noop);
-    const handshake = await raceSignal(dialling, signal);
+    const handshake = await settle(dialling);
     session = ctx.session = new Session(ctx, dialler, handshake, attempt, reconnect, controller);
-    if (options.onOpen) await raceSignal(Promise.resolve(options.onOpen(session.ctx)), signal);
-    for (const hook of ctx.openHooks) await raceSignal(Promise.resolve(hook(session.ctx)), signal);
+    if (options.onOpen) await settle(options.onOpen(session.ctx));
+    for (const hook of ctx.openHooks) await settle(hook(session.ctx));
     span?.();
     return session;
   } catch (error) {
