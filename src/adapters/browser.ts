@@ -29,7 +29,17 @@ import {
   UnsupportedOperationError,
   WebSocketCloseError,
 } from './errors.js';
-import { expectOption, OptionReader, readCommonOptions, type CommonAdapterOptions, type ResolvedCommonOptions, type ReadQueueLimits } from './options.js';
+import {
+  expectOption,
+  numberOption,
+  oneOfOption,
+  optionsObject,
+  refuseUnknownOptions,
+  resolveCommonOptions,
+  type CommonAdapterOptions,
+  type ReadQueueLimits,
+  type ResolvedCommonOptions,
+} from './options.js';
 import { ReadQueue } from './read-queue.js';
 import { deferred, raceSignal } from './signals.js';
 import { MessageType, type DialOptions, type HandshakeResponse, type Message } from './types.js';
@@ -100,33 +110,34 @@ interface ResolvedOptions extends ResolvedCommonOptions {
   readonly WebSocket: WhatwgWebSocketConstructor;
   readonly writeHighWaterMark: number;
   readonly drainPollInterval: number;
-  readonly overflow: 'close' | 'buffer';
+  readonly readQueue: ResolvedCommonOptions['readQueue'] & { readonly overflow: 'close' | 'buffer' };
   readonly closeCodeMapping: CloseCodeMapping;
   readonly requestHeaders: 'reject' | 'ignore';
 }
 
 function resolveOptions(options: BrowserAdapterOptions): ResolvedOptions {
-  const reader: OptionReader = new OptionReader(options, 'browser adapter options');
+  const given = optionsObject(options, 'browser adapter options');
   const WebSocketCtor =
-    (reader.raw('WebSocket') as WhatwgWebSocketConstructor | undefined) ??
-    (globalThis as { WebSocket?: WhatwgWebSocketConstructor }).WebSocket;
+    (given.WebSocket as WhatwgWebSocketConstructor | undefined) ?? (globalThis as { WebSocket?: WhatwgWebSocketConstructor }).WebSocket;
   // Absent, and globalThis.WebSocket is undefined too (Node 20): "got undefined".
   expectOption(typeof WebSocketCtor === 'function', 'WebSocket', 'a WHATWG WebSocket constructor', WebSocketCtor);
-  const mapping = reader.raw('closeCodeMapping') ?? 'offset';
+  const mapping = given.closeCodeMapping ?? 'offset';
   expectOption(typeof mapping === 'function' || mapping === 'offset' || mapping === 'normal', 'closeCodeMapping', '"offset", "normal" or a function', mapping);
-  const queue = reader.object('readQueue');
-  const overflow = queue.oneOf('overflow', ['close', 'buffer'], 'close');
-  const common = readCommonOptions(reader, queue);
+  const queue = optionsObject(given.readQueue, 'readQueue', 'readQueue.');
+  const overflow = oneOfOption('readQueue.overflow', queue.overflow, ['close', 'buffer'], 'close');
+  const common = resolveCommonOptions(given, queue);
+  const readQueue = { ...common.readQueue, overflow };
+  refuseUnknownOptions(queue, (key) => Object.hasOwn(readQueue, key), 'readQueue.');
   const resolved: ResolvedOptions = {
     ...common,
+    readQueue,
     WebSocket: WebSocketCtor,
-    writeHighWaterMark: reader.integer('writeHighWaterMark', 1024 * 1024, 0),
-    drainPollInterval: reader.milliseconds('drainPollInterval', 10, 1),
-    overflow,
+    writeHighWaterMark: numberOption('writeHighWaterMark', given.writeHighWaterMark, 1024 * 1024, 0, Number.MAX_SAFE_INTEGER, true),
+    drainPollInterval: numberOption('drainPollInterval', given.drainPollInterval, 10, 1, 2 ** 31 - 1, true),
     closeCodeMapping: mapping as CloseCodeMapping,
-    requestHeaders: reader.oneOf('requestHeaders', ['reject', 'ignore'], 'reject'),
+    requestHeaders: oneOfOption('requestHeaders', given.requestHeaders, ['reject', 'ignore'], 'reject'),
   };
-  reader.done();
+  refuseUnknownOptions(given, (key) => Object.hasOwn(resolved, key));
   return resolved;
 }
 
@@ -190,7 +201,7 @@ class BrowserConnection implements CoreConnection {
       highWaterMessages: options.readQueue.messages,
       highWaterBytes: options.readQueue.bytes,
       // Called by the queue when it crosses a mark; there is no way to pause a WHATWG socket.
-      pause: options.overflow === 'close' ? () => this.overflow() : undefined,
+      pause: options.readQueue.overflow === 'close' ? () => this.overflow() : undefined,
     });
     // ArrayBuffer, not Blob: a Blob can only be read asynchronously, which would reorder messages.
     socket.binaryType = 'arraybuffer';

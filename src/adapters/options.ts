@@ -137,6 +137,49 @@ export function numberOption(name: string, value: unknown, fallback: number, min
 }
 
 /**
+ * An options object as given: `{}` when absent. Anything else that is not a plain object throws
+ * `InvalidArgumentError` ("Invalid <what>: expected an object, got ..."), or, for a nested one
+ * (a `prefix` such as `readQueue.`), {@link InvalidOptionError} naming it.
+ */
+export function optionsObject(options: unknown, what: string, prefix = ''): Readonly<Record<string, unknown>> {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    const expected = `expected an object, got ${describeValue(options)}`;
+    if (prefix) throw new InvalidOptionError(prefix.slice(0, -1), expected);
+    throw new InvalidArgumentError(`Invalid ${what}: ${expected}`);
+  }
+  return options as Record<string, unknown>;
+}
+
+/**
+ * Refuse the keys of `values` that `known` does not name: misspelt options, or names an older
+ * release used ("renamed to ..."). `renamed` adds an adapter's own old names to the shared ones.
+ */
+export function refuseUnknownOptions(
+  values: Readonly<Record<string, unknown>>,
+  known: (key: string) => boolean,
+  prefix = '',
+  renamed?: Readonly<Record<string, string>>,
+): void {
+  for (const key of Object.keys(values)) {
+    if (known(key) || values[key] === undefined) continue;
+    const path = prefix + key;
+    const now = RENAMED[path] ?? renamed?.[path];
+    throw new InvalidOptionError(path, now ? `renamed to ${now}` : 'not an option of this adapter');
+  }
+}
+
+/** `value` when it is one of `allowed`, `fallback` when it is absent; otherwise InvalidOptionError naming `name`. */
+export function oneOfOption<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  expectOption(allowed.includes(value as T), name, allowed.map((a) => JSON.stringify(a)).join(' or '), value);
+  return value as T;
+}
+
+/** The largest delay a timer takes, in ms (2^31 - 1): the bound of every duration option. */
+const MAX_MS = 2 ** 31 - 1;
+
+/**
  * Reads one options object: each getter checks one option and returns its value or default;
  * {@link done} then refuses every key nobody read. Nested objects get a reader of their own.
  */
@@ -149,13 +192,7 @@ export class OptionReader {
 
   /** `what` names the options object in messages ("ws adapter options"). */
   constructor(options: unknown, what: string, prefix = '') {
-    if (options === undefined) options = {};
-    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-      const expected = `expected an object, got ${describeValue(options)}`;
-      if (prefix) throw new InvalidOptionError(prefix.slice(0, -1), expected);
-      throw new InvalidArgumentError(`Invalid ${what}: ${expected}`);
-    }
-    this.values = options as Record<string, unknown>;
+    this.values = optionsObject(options, what, prefix);
     this.prefix = prefix;
   }
 
@@ -177,7 +214,7 @@ export class OptionReader {
 
   /** A duration in ms: an integer from `min` to 2^31 - 1 (the largest delay a timer takes). */
   milliseconds(name: string, fallback: number, min = 0): number {
-    return this.integer(name, fallback, min, 2 ** 31 - 1);
+    return this.integer(name, fallback, min, MAX_MS);
   }
 
   /** The value of `name` when `check` accepts it (or it is absent), else InvalidOptionError. */
@@ -196,7 +233,7 @@ export class OptionReader {
   }
 
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
-    return this.checked<T>(name, allowed.map((a) => JSON.stringify(a)).join(' or '), (v) => allowed.includes(v as T)) ?? fallback;
+    return oneOfOption(this.prefix + name, this.raw(name), allowed, fallback);
   }
 
   /** A reader for the nested options object `name` (an absent one reads as `{}`). */
@@ -206,12 +243,7 @@ export class OptionReader {
 
   /** Refuse the keys nobody read: misspelt options, or names an older release used. */
   done(): void {
-    for (const key of Object.keys(this.values)) {
-      if (this.read.has(key) || this.values[key] === undefined) continue;
-      const path = this.prefix + key;
-      const now = RENAMED[path] ?? this.renamed?.[path];
-      throw new InvalidOptionError(path, now ? `renamed to ${now}` : 'not an option of this adapter');
-    }
+    refuseUnknownOptions(this.values, (key) => this.read.has(key), this.prefix, this.renamed);
   }
 }
 
@@ -222,18 +254,33 @@ export interface ResolvedCommonOptions {
   readonly readQueue: { readonly messages: number; readonly bytes: number };
 }
 
-/** Read `handshakeTimeout`, `closeTimeout` and `readQueue` (a nested reader may add its own keys first). */
-export function readCommonOptions(reader: OptionReader, queue: OptionReader = reader.object('readQueue')): ResolvedCommonOptions {
+/**
+ * Check and resolve `handshakeTimeout`, `closeTimeout` and `readQueue` of `options`, with
+ * `queue` its `readQueue` object (see {@link optionsObject}); unknown keys are the caller's to refuse.
+ */
+export function resolveCommonOptions(
+  options: Readonly<Record<string, unknown>>,
+  queue: Readonly<Record<string, unknown>>,
+): ResolvedCommonOptions {
   const readQueue = {
-    messages: queue.integer('messages', READ_QUEUE_DEFAULTS.messages, 1),
-    bytes: queue.integer('bytes', READ_QUEUE_DEFAULTS.bytes, 1),
+    messages: numberOption('readQueue.messages', queue.messages, READ_QUEUE_DEFAULTS.messages, 1, Number.MAX_SAFE_INTEGER, true),
+    bytes: numberOption('readQueue.bytes', queue.bytes, READ_QUEUE_DEFAULTS.bytes, 1, Number.MAX_SAFE_INTEGER, true),
   };
-  queue.done();
   return {
-    handshakeTimeout: reader.milliseconds('handshakeTimeout', 30_000, 1),
-    closeTimeout: reader.milliseconds('closeTimeout', 5_000, 0),
+    handshakeTimeout: numberOption('handshakeTimeout', options.handshakeTimeout, 30_000, 1, MAX_MS, true),
+    closeTimeout: numberOption('closeTimeout', options.closeTimeout, 5_000, 0, MAX_MS, true),
     readQueue,
   };
+}
+
+/** Read `handshakeTimeout`, `closeTimeout` and `readQueue` (a nested reader may add its own keys first). */
+export function readCommonOptions(reader: OptionReader, queue: OptionReader = reader.object('readQueue')): ResolvedCommonOptions {
+  const resolved = resolveCommonOptions(
+    { handshakeTimeout: reader.raw('handshakeTimeout'), closeTimeout: reader.raw('closeTimeout') },
+    { messages: queue.raw('messages'), bytes: queue.raw('bytes') },
+  );
+  queue.done();
+  return resolved;
 }
 
 type TlsValue = string | Uint8Array | ReadonlyArray<string | Uint8Array>;

@@ -80,6 +80,9 @@ describe('the shared options, on every adapter', () => {
 
       it('refuses options it does not have, and says what an old name became', () => {
         expect(optionError(() => create({ handshakeTimout: 10 })).message).toMatch(/handshakeTimout: not an option/);
+        expect(optionError(() => create({ readQueue: { message: 10 } })).option).toBe('readQueue.message');
+        // A name every object inherits is no option either.
+        expect(optionError(() => create({ constructor: 10 })).option).toBe('constructor');
         const renamed: Array<[object, string, string]> = [
           [{ readQueue: { highWaterMessages: 8 } }, 'readQueue.highWaterMessages', 'readQueue.messages'],
           [{ readQueue: { highWaterBytes: 8 } }, 'readQueue.highWaterBytes', 'readQueue.bytes'],
