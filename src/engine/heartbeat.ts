@@ -90,8 +90,11 @@ export interface HeartbeatEvents {
 export class Heartbeat {
   /** The mode in use (after any fallback from `auto`). */
   mode: Exclude<HeartbeatMode, 'auto'>;
-  private readonly tick = new Timer();
-  private readonly deadline = new Timer();
+  /**
+   * One timer, as one thing is awaited at a time: the next probe (`waiting`), the deadline of
+   * the probe that is out (`probing`), or the end of the allowed silence (`traffic` mode).
+   */
+  private readonly timer = new Timer();
   private probeController: AbortController | undefined;
   private sentAt = 0;
   private phase: HeartbeatPhase = 'waiting';
@@ -109,14 +112,12 @@ export class Heartbeat {
   }
 
   start(): void {
-    if (this.mode === 'off') return;
-    this.schedule();
+    if (this.mode !== 'off') this.schedule();
   }
 
   stop(): void {
     this.phase = 'stopped';
-    this.tick.cancel();
-    this.deadline.cancel();
+    this.timer.cancel();
     this.probeController?.abort();
     this.probeController = undefined;
   }
@@ -127,7 +128,7 @@ export class Heartbeat {
    */
   onMessage(message: Message): boolean {
     if (this.mode === 'traffic') {
-      // Only a time stamp per message: the deadline timer checks it when it fires.
+      // Only a time stamp per message: the timer checks it when it fires.
       this.lastTraffic = Date.now();
       return false;
     }
@@ -138,33 +139,31 @@ export class Heartbeat {
     return matched && isPong !== undefined && !this.options.deliverPongs;
   }
 
+  /** Wait for the next probe; in `traffic` mode, watch for silence of interval + timeout instead. */
   private schedule(): void {
     if (this.phase === 'stopped') return;
     this.phase = 'waiting';
-    if (this.mode === 'traffic') {
-      // Nothing is sent: silence for interval + timeout means the connection is gone.
-      this.tick.cancel();
-      this.lastTraffic = Date.now();
-      this.armSilence(this.options.interval + this.options.timeout);
+    if (this.mode !== 'traffic') {
+      this.timer.arm(this.options.interval, () => this.probe());
       return;
     }
-    this.tick.arm(this.options.interval, () => this.probe());
-  }
-
-  private armSilence(ms: number): void {
-    this.deadline.arm(ms, () => {
-      const limit = this.options.interval + this.options.timeout;
-      const silent = Date.now() - this.lastTraffic;
-      if (silent >= limit) this.die(limit);
-      else this.armSilence(limit - silent);
-    });
+    this.lastTraffic = Date.now();
+    const limit = this.options.interval + this.options.timeout;
+    const watch = (ms: number): void =>
+      this.timer.arm(ms, () => {
+        const silent = Date.now() - this.lastTraffic;
+        if (silent >= limit) this.die(limit);
+        else watch(limit - silent);
+      });
+    watch(limit);
   }
 
   private probe(): void {
     if (this.phase === 'stopped') return;
     this.phase = 'probing';
     this.sentAt = Date.now();
-    this.deadline.arm(this.options.timeout, () => this.die(this.options.timeout));
+    const { timeout } = this.options;
+    this.timer.arm(timeout, () => this.die(timeout));
     if (this.mode === 'ping') {
       const controller = new AbortController();
       this.probeController = controller;
@@ -188,24 +187,25 @@ export class Heartbeat {
       return;
     }
     const spec = this.options.message!;
-    const message = typeof spec === 'function' ? spec() : spec;
-    this.probes.send(message).catch(() => {
+    this.probes.send(typeof spec === 'function' ? spec() : spec).catch(() => {
       // A failed write means the connection is going; the deadline or the reader will see it.
     });
   }
 
-  /** The adapter cannot send ping frames (a browser): use messages if configured, else traffic. */
+  /**
+   * The adapter cannot send ping frames (a browser): use messages if configured, else traffic.
+   * The probe or the watch re-arms the timer, replacing the ping's deadline.
+   */
   private fallBack(): void {
-    this.deadline.cancel();
     this.mode = this.options.message !== undefined ? 'message' : 'traffic';
     this.watchesMessages = true;
     if (this.mode === 'message') this.probe();
     else this.schedule();
   }
 
+  /** A probe was answered: report the round trip; the next probe's wait replaces the deadline. */
   private answered(): void {
     if (this.phase === 'stopped') return;
-    this.deadline.cancel();
     this.events.rtt(Date.now() - this.sentAt);
     this.schedule();
   }
