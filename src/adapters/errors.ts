@@ -11,7 +11,8 @@ export class WsEngineError extends Error {
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
-    this.name = new.target.name;
+    // A subclass's own name; the errorClass() ones set theirs, which survives minification.
+    this.name = new.target === WsEngineError ? 'WsEngineError' : new.target.name;
   }
 }
 

@@ -5,7 +5,7 @@
  * adapter gives up (the native adapter closes with 1008, policy violation; the ws adapter's
  * `ws` socket is terminated, reported as 1006 with this error as the cause).
  */
-import { WsEngineError } from './errors.js';
+import { errorClass } from './errors.js';
 
 /**
  * The most pongs that may wait unsent (written to the socket, not yet handed to the system), on
@@ -15,12 +15,11 @@ import { WsEngineError } from './errors.js';
  */
 export const MAX_PENDING_PONGS = 4096;
 
-export class PingFloodError extends WsEngineError {
+export class PingFloodError extends /* @__PURE__ */ errorClass('PingFloodError') {
   /** How many pongs may wait unsent before the connection is failed. */
   readonly limit: number;
   constructor(limit: number) {
     super(
-      'ERR_PING_FLOOD',
       `The server sent pings faster than it read our pongs: more than ${limit} pongs waited unsent (the limit on pending pongs)`,
     );
     this.limit = limit;

@@ -46,6 +46,24 @@ describe('browser bundles', () => {
     expect(bundle.violations.map((v) => v.path).sort()).toEqual(['crypto', 'node:events', 'undici', 'ws']);
   });
 
+  it('errors keep their names in a minified bundle, where the classes are renamed', async () => {
+    // No import or export left in the output: it runs as a plain function.
+    const bundle = await bundleForBrowser(
+      [
+        `import * as all from ${JSON.stringify(ENTRY_POINTS.wsengine)};`,
+        'globalThis.__errorNames = Object.entries(all)',
+        "  .filter(([, value]) => typeof value === 'function' && value.prototype instanceof Error)",
+        "  .map(([name, ErrorClass]) => [name, new ErrorClass(name === 'WebSocketCloseError' ? 1000 : 'm', 'n').name]);",
+      ].join('\n'),
+    );
+    const scope = globalThis as { __errorNames?: Array<[string, string]> };
+    new Function(bundle.code)();
+    const names = scope.__errorNames!;
+    delete scope.__errorNames;
+    expect(names.length).toBeGreaterThan(10);
+    for (const [exported, name] of names) expect(name).toBe(exported);
+  });
+
   it('keeps the engine small: an app pays for the features it uses, and the sizes are reported', async () => {
     const kib = (n: number): string => `${(n / 1024).toFixed(1)} KiB`;
     const measure = async (source: string): Promise<{ minified: number; gzipped: number; inputs: readonly string[] }> => {
