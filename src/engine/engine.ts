@@ -200,6 +200,21 @@ let engineCount = 0;
 
 const HOOKS = ['onOpen', 'onMessage', 'onReadError', 'onClose', 'onCloseError', 'onRestartError'] as const;
 
+/** Every key of {@link EngineOptions}: any other (a typo, another client's name) is refused. */
+const OPTION_KEYS: ReadonlySet<string> = /* @__PURE__ */ new Set<string>([
+  ...HOOKS,
+  'url',
+  'headers',
+  'protocols',
+  'adapter',
+  'reconnect',
+  'heartbeat',
+  'outbox',
+  'delivery',
+  'closeTimeout',
+  'tracing',
+] satisfies ReadonlyArray<keyof EngineOptions>);
+
 function without<T>(list: readonly T[], item: T): readonly T[] {
   const index = list.indexOf(item);
   return index < 0 ? list : [...list.slice(0, index), ...list.slice(index + 1)];
@@ -212,6 +227,9 @@ function checkFunction(name: string, value: unknown): void {
 /** Validate the options once, naming the option; resolve the parts the engine shares. */
 function createContext(options: EngineOptions): EngineContext {
   expectOption(options !== null && typeof options === 'object', 'options', 'an object', options);
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.has(key)) throw new InvalidOptionError(key, 'not an option');
+  }
   const url = options.url;
   if (typeof url === 'string' || url instanceof URL) {
     try {

@@ -8,6 +8,8 @@ import {
   InvalidOptionError,
   OpenTimeoutError,
   createEngine,
+  createOutbox,
+  type EngineOptions,
   type HookContext,
 } from '../../src/engine/index.js';
 import { MockServer } from '../../src/mocks/index.js';
@@ -332,6 +334,10 @@ describe('options', () => {
       // Names of other clients (partysocket, socket.io) or typos would otherwise change nothing.
       [{ reconnect: { maxRetries: 3 } }, 'reconnect.maxRetries'],
       [{ heartbeat: { intervalMs: 1000 } }, 'heartbeat.intervalMs'],
+      // The same at the top level: a misspelt hook would never run, another client's option never apply.
+      [{ onmessage: () => {} }, 'onmessage'],
+      [{ maxRetries: 3 }, 'maxRetries'],
+      [{ pingInterval: 1000 }, 'pingInterval'],
       // Longer than a timer can take (setTimeout would fire after 1 ms).
       [{ reconnect: { openTimeout: 2 ** 32 } }, 'reconnect.openTimeout'],
       [{ reconnect: { maxDelay: 2 ** 32 } }, 'reconnect.maxDelay'],
@@ -361,6 +367,25 @@ describe('options', () => {
       heartbeat: { mode: 'message', interval: 10, timeout: 10, message: { type: MessageType.Text, data: 'ping' }, isPong: () => true, deliverPongs: true },
       delivery: { concurrency: 2 },
     });
+    // And every top-level option at once.
+    createEngine({
+      url: server.url,
+      adapter,
+      headers: {},
+      protocols: [],
+      onOpen: () => {},
+      onMessage: () => {},
+      onReadError: () => {},
+      onClose: () => {},
+      onCloseError: () => {},
+      onRestartError: () => {},
+      reconnect: false,
+      heartbeat: false,
+      outbox: createOutbox(),
+      delivery: {},
+      closeTimeout: 10,
+      tracing: false,
+    } satisfies Required<EngineOptions>);
   });
 
   it('the url and headers functions are called for every attempt (fresh tokens)', async () => {

@@ -27,7 +27,7 @@ import {
   type WebWireReplyMessage,
   type WebWireSession,
 } from './messages.js';
-import { resolveWebWireOptions, type ResolvedWebWireOptions, type WebWireClientOptions } from './options.js';
+import { resolveWebWireOptions, WEBWIRE_OPTION_KEYS, type ResolvedWebWireOptions, type WebWireClientOptions } from './options.js';
 import { SignalIterator, type WebWireSignal } from './signal-iterator.js';
 import { decodeUtf16le, decodeUtf8 } from './text.js';
 import { fetchProtocolVersion, httpUrlOf, WEBWIRE_PROTOCOL_VERSION, WebWireVersionError } from './version.js';
@@ -144,6 +144,7 @@ export class WebWireClient implements AsyncIterable<WebWireSignal> {
     this.#engineOptions = options;
     const engineOptions: EngineOptions = { ...options, heartbeat: this.#heartbeat(options) };
     delete (engineOptions as { outbox?: unknown }).outbox;
+    for (const key of WEBWIRE_OPTION_KEYS) delete (engineOptions as unknown as Record<string, unknown>)[key];
     this.#engine = createEngine(engineOptions);
     // Every inbound message is WebWire's: consumed here, never delivered as a raw message.
     this.#engine.intercept((message) => {

@@ -52,6 +52,18 @@ export interface WebWireClientOptions extends Omit<EngineOptions, 'onMessage' | 
   readonly signalBuffer?: number;
 }
 
+/** The keys of {@link WebWireClientOptions} that are the client's own (the others go to the engine). */
+export const WEBWIRE_OPTION_KEYS: readonly string[] = [
+  'requestTimeout',
+  'queue',
+  'maxQueued',
+  'maxPayload',
+  'protocolVersion',
+  'restore',
+  'pingRequest',
+  'signalBuffer',
+] satisfies ReadonlyArray<Exclude<keyof WebWireClientOptions, keyof EngineOptions>>;
+
 export interface ResolvedWebWireOptions {
   readonly requestTimeout: number;
   readonly queue: boolean;
