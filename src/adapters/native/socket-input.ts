@@ -26,9 +26,11 @@ const FIRST_SLAB = 16 * 1024;
 const MAX_SLAB = 256 * 1024;
 /**
  * The largest slab while no frame of LARGE_FRAME bytes or more has been seen. Slabs grow past
- * 64 KiB only so that large frames stay in one view; a stream of small messages, which an
+ * 64 KiB so that large frames stay in one view, or while the reads that fill them leave nothing
+ * behind (text, control frames: all copied out), since such a slab is read into again and again
+ * and larger reads mean fewer system calls. A stream of small binary messages, which an
  * application is more likely to keep many of, pins at most 64 KiB per kept message, as ws's
- * 64 KiB 'data' chunks do.
+ * 64 KiB 'data' chunks do: once something is kept, the next slab is at most this large again.
  */
 const SMALL_TRAFFIC_SLAB = 64 * 1024;
 const LARGE_FRAME = 16 * 1024;
@@ -94,6 +96,8 @@ export class SocketInput {
   #directBytes = 0;
   /** The largest slab to take: SMALL_TRAFFIC_SLAB until a large frame shows up. */
   #maxSlab = SMALL_TRAFFIC_SLAB;
+  /** Whether the next slab may grow to MAX_SLAB: the last one was filled and nothing of it kept. */
+  #growFree = false;
 
   /** The `onread` option for `net.connect`. */
   readonly onread: OnRead = {
@@ -158,7 +162,8 @@ export class SocketInput {
     this.#directBytes = 0;
     const size = afterLarge ? MAX_HEADER : READ_SIZE;
     if (slab === undefined || this.#softEnd - offset < this.#minRegion) {
-      const next = this.#newSlab(slab === undefined ? FIRST_SLAB : Math.min(this.#maxSlab, slab.length * 2));
+      const next = this.#newSlab(slab === undefined ? FIRST_SLAB : Math.min(this.#growFree ? MAX_SLAB : this.#maxSlab, slab.length * 2));
+      this.#growFree = false;
       return next.subarray(0, Math.min(this.#softEnd, size));
     }
     return slab.subarray(offset, Math.min(this.#softEnd, offset + size));
@@ -188,11 +193,14 @@ export class SocketInput {
       // valid. One it kept nothing of (text, control frames: all copied out) is read into
       // again, the way a socket reading into one reused buffer does: no new memory, and the
       // bytes land in memory that is already in cache.
-      if (sink.takeRetained()) this.#offset += length;
-      else if (length === buffer.length && this.#slab!.length < this.#maxSlab) {
+      if (sink.takeRetained()) {
+        this.#offset += length;
+        this.#growFree = false;
+      } else if (length === buffer.length && length < READ_SIZE && this.#slab!.length < MAX_SLAB) {
         // The read filled all it was offered: take a larger slab (the reads into the same
-        // memory would otherwise stay as small as the first slab's).
+        // memory would otherwise stay as small as the first slab's), up to READ_SIZE a read.
         this.#offset = this.#softEnd;
+        this.#growFree = true;
       }
       return true;
     }
