@@ -264,7 +264,7 @@ export class FrameParser {
         this.#retained = true;
         handlers.onMessage(2, new BufferView(arrayBuffer, base + start, length));
       } else {
-        const text = decodeUtf8(chunk, start, stop);
+        const text = decodeUtf8(chunk, start, stop, arrayBuffer, base);
         if (text === undefined) {
           this.#fail(1007, 'invalid UTF-8 in a text message');
           return -1;
