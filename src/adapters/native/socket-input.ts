@@ -26,13 +26,21 @@ const FIRST_SLAB = 16 * 1024;
 const MAX_SLAB = 256 * 1024;
 /**
  * The largest slab while no frame of LARGE_FRAME bytes or more has been seen. Slabs grow past
- * 64 KiB so that large frames stay in one view, or while the reads that fill them leave nothing
- * behind (text, control frames: all copied out), since such a slab is read into again and again
- * and larger reads mean fewer system calls. A stream of small binary messages, which an
- * application is more likely to keep many of, pins at most 64 KiB per kept message, as ws's
- * 64 KiB 'data' chunks do: once something is kept, the next slab is at most this large again.
+ * 64 KiB so that large frames stay in one view, or (up to FREE_SLAB) while the reads that fill
+ * them leave nothing behind. A stream of small binary messages, which an application is more
+ * likely to keep many of, pins at most 64 KiB per kept message, as ws's 64 KiB 'data' chunks
+ * do: once something is kept, the next slab is at most this large again.
  */
 const SMALL_TRAFFIC_SLAB = 64 * 1024;
+/**
+ * The largest slab for reads that keep nothing of it (text, control frames: all copied out): it
+ * is read into again and again, and its reads of up to 85 KiB (at 64 KiB, 43 KiB) take a stream
+ * of small text messages with half the system calls. Not larger: every ping in a read is
+ * answered in the same tick, and the pongs for much more than that (about 1,000 pings of 125
+ * bytes in a 128 KiB read) outgrow what a socket's send buffer takes at once; the pongs of the
+ * next reads then pile up behind them and a burst a peer does read is taken for a flood.
+ */
+const FREE_SLAB = 128 * 1024;
 const LARGE_FRAME = 16 * 1024;
 /**
  * Fresh reads stop this far (at most a third of the slab) before its end; the rest is kept for a
@@ -96,7 +104,7 @@ export class SocketInput {
   #directBytes = 0;
   /** The largest slab to take: SMALL_TRAFFIC_SLAB until a large frame shows up. */
   #maxSlab = SMALL_TRAFFIC_SLAB;
-  /** Whether the next slab may grow to MAX_SLAB: the last one was filled and nothing of it kept. */
+  /** Whether the next slab may grow to FREE_SLAB: the last one was filled and nothing of it kept. */
   #growFree = false;
 
   /** The `onread` option for `net.connect`. */
@@ -162,7 +170,7 @@ export class SocketInput {
     this.#directBytes = 0;
     const size = afterLarge ? MAX_HEADER : READ_SIZE;
     if (slab === undefined || this.#softEnd - offset < this.#minRegion) {
-      const next = this.#newSlab(slab === undefined ? FIRST_SLAB : Math.min(this.#growFree ? MAX_SLAB : this.#maxSlab, slab.length * 2));
+      const next = this.#newSlab(slab === undefined ? FIRST_SLAB : Math.min(this.#growFree ? Math.max(FREE_SLAB, this.#maxSlab) : this.#maxSlab, slab.length * 2));
       this.#growFree = false;
       return next.subarray(0, Math.min(this.#softEnd, size));
     }
@@ -196,9 +204,9 @@ export class SocketInput {
       if (sink.takeRetained()) {
         this.#offset += length;
         this.#growFree = false;
-      } else if (length === buffer.length && length < READ_SIZE && this.#slab!.length < MAX_SLAB) {
+      } else if (length === buffer.length && this.#slab!.length < Math.max(FREE_SLAB, this.#maxSlab)) {
         // The read filled all it was offered: take a larger slab (the reads into the same
-        // memory would otherwise stay as small as the first slab's), up to READ_SIZE a read.
+        // memory would otherwise stay as small as the first slab's).
         this.#offset = this.#softEnd;
         this.#growFree = true;
       }
