@@ -132,6 +132,8 @@ export class FrameParser {
    * later): the socket input may read into that memory again only when it is not.
    */
   #retained = false;
+  /** Whether a ping arrived since the last {@link takePinged}. */
+  #pinged = false;
 
   // Chunks that arrived while a decompression was running.
   #backlog: Buffer[] = [];
@@ -174,6 +176,13 @@ export class FrameParser {
     const retained = this.#retained;
     this.#retained = false;
     return retained;
+  }
+
+  /** Whether a ping arrived in the input pushed since the last call; clears the flag. */
+  takePinged(): boolean {
+    const pinged = this.#pinged;
+    this.#pinged = false;
+    return pinged;
   }
 
   /** Feed the next chunk from the socket. */
@@ -620,7 +629,10 @@ export class FrameParser {
     }
     // Copy: a control payload is at most 125 bytes, and must not pin the socket chunk.
     const payload = Buffer.from(src.subarray(start, end));
-    if (opcode === Opcode.Ping) this.#handlers.onPing(payload);
+    if (opcode === Opcode.Ping) {
+      this.#pinged = true;
+      this.#handlers.onPing(payload);
+    }
     else this.#handlers.onPong(payload);
     return this.#state !== STOPPED;
   }

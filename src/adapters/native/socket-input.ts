@@ -34,13 +34,18 @@ const MAX_SLAB = 256 * 1024;
 const SMALL_TRAFFIC_SLAB = 64 * 1024;
 /**
  * The largest slab for reads that keep nothing of it (text, control frames: all copied out): it
- * is read into again and again, and its reads of up to 85 KiB (at 64 KiB, 43 KiB) take a stream
- * of small text messages with half the system calls. Not larger: every ping in a read is
- * answered in the same tick, and the pongs for much more than that (about 1,000 pings of 125
- * bytes in a 128 KiB read) outgrow what a socket's send buffer takes at once; the pongs of the
- * next reads then pile up behind them and a burst a peer does read is taken for a flood.
+ * is read into again and again, and its reads of READ_SIZE (at 64 KiB, 43 KiB) take a stream of
+ * small text messages with a third of the system calls.
  */
-const FREE_SLAB = 128 * 1024;
+const FREE_SLAB = 256 * 1024;
+/**
+ * Most bytes asked for in one read after a read that brought pings. Every ping in a read is
+ * answered in the same tick, and the pongs for a full read of pings (about 1,000 of 125 bytes
+ * in 128 KiB) outgrow what a socket's send buffer takes at once: the pongs of the next reads
+ * then pile up behind them, and a burst the peer does read would be taken for a flood (see
+ * MAX_PENDING_PONGS). About 250 pings a read leave the pongs time to go out.
+ */
+const PING_READ_SIZE = 32 * 1024;
 const LARGE_FRAME = 16 * 1024;
 /**
  * Fresh reads stop this far (at most a third of the slab) before its end; the rest is kept for a
@@ -83,6 +88,8 @@ export interface InputSink {
   pushDirect(length: number): void;
   /** Whether memory of the input pushed since the last call is still referenced; clears the flag. */
   takeRetained(): boolean;
+  /** Whether a ping arrived in the input pushed since the last call; clears the flag. */
+  takePinged(): boolean;
 }
 
 export interface OnRead {
@@ -106,6 +113,8 @@ export class SocketInput {
   #maxSlab = SMALL_TRAFFIC_SLAB;
   /** Whether the next slab may grow to FREE_SLAB: the last one was filled and nothing of it kept. */
   #growFree = false;
+  /** The most bytes a fresh read asks for: READ_SIZE, or PING_READ_SIZE after pings. */
+  #readSize = READ_SIZE;
 
   /** The `onread` option for `net.connect`. */
   readonly onread: OnRead = {
@@ -154,7 +163,7 @@ export class SocketInput {
         this.#direct = false;
         this.#directBytes = 0;
         // Past the soft end, read no further than the frame's end.
-        return slab.subarray(offset, Math.max(offset + remaining, Math.min(this.#softEnd, offset + READ_SIZE)));
+        return slab.subarray(offset, Math.max(offset + remaining, Math.min(this.#softEnd, offset + this.#readSize)));
       }
       if (remaining >= DIRECT_MIN) {
         // Else a large rest goes straight into the payload's own buffer.
@@ -168,7 +177,7 @@ export class SocketInput {
     const afterLarge = this.#direct && this.#directBytes >= LARGE_PAYLOAD;
     this.#direct = false;
     this.#directBytes = 0;
-    const size = afterLarge ? MAX_HEADER : READ_SIZE;
+    const size = afterLarge ? MAX_HEADER : this.#readSize;
     if (slab === undefined || this.#softEnd - offset < this.#minRegion) {
       const next = this.#newSlab(slab === undefined ? FIRST_SLAB : Math.min(this.#growFree ? Math.max(FREE_SLAB, this.#maxSlab) : this.#maxSlab, slab.length * 2));
       this.#growFree = false;
@@ -197,6 +206,7 @@ export class SocketInput {
     const sink = this.#sink;
     if (sink !== undefined) {
       sink.push(chunk);
+      this.#readSize = sink.takePinged() ? PING_READ_SIZE : READ_SIZE;
       // A region the parser keeps something of is never handed out again: views of it stay
       // valid. One it kept nothing of (text, control frames: all copied out) is read into
       // again, the way a socket reading into one reused buffer does: no new memory, and the
