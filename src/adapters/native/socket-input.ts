@@ -26,11 +26,26 @@ const FIRST_SLAB = 16 * 1024;
 const MAX_SLAB = 256 * 1024;
 /**
  * The largest slab while no frame of LARGE_FRAME bytes or more has been seen. Slabs grow past
- * 64 KiB only so that large frames stay in one view; a stream of small messages, which an
- * application is more likely to keep many of, pins at most 64 KiB per kept message, as ws's
- * 64 KiB 'data' chunks do.
+ * 64 KiB so that large frames stay in one view, or (up to FREE_SLAB) while the reads that fill
+ * them leave nothing behind. A stream of small binary messages, which an application is more
+ * likely to keep many of, pins at most 64 KiB per kept message, as ws's 64 KiB 'data' chunks
+ * do: once something is kept, the next slab is at most this large again.
  */
 const SMALL_TRAFFIC_SLAB = 64 * 1024;
+/**
+ * The largest slab for reads that keep nothing of it (text, control frames: all copied out): it
+ * is read into again and again, and its reads of READ_SIZE (at 64 KiB, 43 KiB) take a stream of
+ * small text messages with a third of the system calls.
+ */
+const FREE_SLAB = 256 * 1024;
+/**
+ * Most bytes asked for in one read after a read that brought pings. Every ping in a read is
+ * answered in the same tick, and the pongs for a full read of pings (about 1,000 of 125 bytes
+ * in 128 KiB) outgrow what a socket's send buffer takes at once: the pongs of the next reads
+ * then pile up behind them, and a burst the peer does read would be taken for a flood (see
+ * MAX_PENDING_PONGS). About 250 pings a read leave the pongs time to go out.
+ */
+const PING_READ_SIZE = 32 * 1024;
 const LARGE_FRAME = 16 * 1024;
 /**
  * Fresh reads stop this far (at most a third of the slab) before its end; the rest is kept for a
@@ -73,6 +88,8 @@ export interface InputSink {
   pushDirect(length: number): void;
   /** Whether memory of the input pushed since the last call is still referenced; clears the flag. */
   takeRetained(): boolean;
+  /** Whether a ping arrived in the input pushed since the last call; clears the flag. */
+  takePinged(): boolean;
 }
 
 export interface OnRead {
@@ -94,6 +111,10 @@ export class SocketInput {
   #directBytes = 0;
   /** The largest slab to take: SMALL_TRAFFIC_SLAB until a large frame shows up. */
   #maxSlab = SMALL_TRAFFIC_SLAB;
+  /** Whether the next slab may grow to FREE_SLAB: the last one was filled and nothing of it kept. */
+  #growFree = false;
+  /** The most bytes a fresh read asks for: READ_SIZE, or PING_READ_SIZE after pings. */
+  #readSize = READ_SIZE;
 
   /** The `onread` option for `net.connect`. */
   readonly onread: OnRead = {
@@ -142,7 +163,7 @@ export class SocketInput {
         this.#direct = false;
         this.#directBytes = 0;
         // Past the soft end, read no further than the frame's end.
-        return slab.subarray(offset, Math.max(offset + remaining, Math.min(this.#softEnd, offset + READ_SIZE)));
+        return slab.subarray(offset, Math.max(offset + remaining, Math.min(this.#softEnd, offset + this.#readSize)));
       }
       if (remaining >= DIRECT_MIN) {
         // Else a large rest goes straight into the payload's own buffer.
@@ -156,9 +177,10 @@ export class SocketInput {
     const afterLarge = this.#direct && this.#directBytes >= LARGE_PAYLOAD;
     this.#direct = false;
     this.#directBytes = 0;
-    const size = afterLarge ? MAX_HEADER : READ_SIZE;
+    const size = afterLarge ? MAX_HEADER : this.#readSize;
     if (slab === undefined || this.#softEnd - offset < this.#minRegion) {
-      const next = this.#newSlab(slab === undefined ? FIRST_SLAB : Math.min(this.#maxSlab, slab.length * 2));
+      const next = this.#newSlab(slab === undefined ? FIRST_SLAB : Math.min(this.#growFree ? Math.max(FREE_SLAB, this.#maxSlab) : this.#maxSlab, slab.length * 2));
+      this.#growFree = false;
       return next.subarray(0, Math.min(this.#softEnd, size));
     }
     return slab.subarray(offset, Math.min(this.#softEnd, offset + size));
@@ -184,15 +206,19 @@ export class SocketInput {
     const sink = this.#sink;
     if (sink !== undefined) {
       sink.push(chunk);
+      this.#readSize = sink.takePinged() ? PING_READ_SIZE : READ_SIZE;
       // A region the parser keeps something of is never handed out again: views of it stay
       // valid. One it kept nothing of (text, control frames: all copied out) is read into
       // again, the way a socket reading into one reused buffer does: no new memory, and the
       // bytes land in memory that is already in cache.
-      if (sink.takeRetained()) this.#offset += length;
-      else if (length === buffer.length && this.#slab!.length < this.#maxSlab) {
+      if (sink.takeRetained()) {
+        this.#offset += length;
+        this.#growFree = false;
+      } else if (length === buffer.length && this.#slab!.length < Math.max(FREE_SLAB, this.#maxSlab)) {
         // The read filled all it was offered: take a larger slab (the reads into the same
         // memory would otherwise stay as small as the first slab's).
         this.#offset = this.#softEnd;
+        this.#growFree = true;
       }
       return true;
     }

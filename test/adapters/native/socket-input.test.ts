@@ -283,11 +283,82 @@ describe('SocketInput: memory read into again', () => {
       input.onread.callback(n, buffer);
     }
     expect(texts).toEqual(sent);
-    // 16 KiB, 32 KiB, then 64 KiB slabs (the most small messages get), each offered up to its
-    // reserve; then the same 64 KiB slab for every read.
-    expect(Math.max(...offered)).toBeGreaterThan(32 * 1024);
-    expect(memory.size).toBe(3);
+    // 16 KiB, 32 KiB, 64 KiB, 128 KiB, then 256 KiB slabs (text keeps nothing of them), each
+    // offered up to its reserve; then the same 256 KiB slab for every read, 128 KiB at a time.
+    expect(Math.max(...offered)).toBe(128 * 1024);
+    expect([...memory].map((buffer) => buffer.byteLength)).toEqual([16, 32, 64, 128, 256].map((k) => k * 1024));
     expect(offered.slice(-10).every((size) => size === offered.at(-1))).toBe(true);
+  });
+
+  it('takes slabs of at most 64 KiB again once small messages are kept as views', () => {
+    const binaries: Buffer[] = [];
+    const parser = new FrameParser(
+      {
+        onMessage: (type: 1 | 2, data: string | Buffer) => {
+          if (type === 2) binaries.push(data as Buffer);
+        },
+        onPing() {},
+        onPong() {},
+        onClose() {},
+        onError() {},
+      },
+      { maxFrameSize: 1 << 20, maxMessageSize: 1 << 20 },
+    );
+    const input = new SocketInput();
+    input.bind({ read: () => null } as unknown as Socket);
+    input.attach(parser, Buffer.alloc(0));
+    const texts = Array.from({ length: 2000 }, (_, i) => serverFrame(1, String(i % 10).repeat(1000)));
+    const small = Array.from({ length: 4000 }, (_, i) => serverFrame(2, Buffer.alloc(500, i)));
+    const stream = Buffer.concat([...texts, ...small]);
+    const slabs: ArrayBufferLike[] = [];
+    for (let pos = 0; pos < stream.length; ) {
+      const buffer = input.onread.buffer();
+      if (slabs.at(-1) !== buffer.buffer) slabs.push(buffer.buffer);
+      const n = Math.min(buffer.length, stream.length - pos);
+      stream.copy(buffer, 0, pos, pos + n);
+      pos += n;
+      input.onread.callback(n, buffer);
+    }
+    expect(binaries).toHaveLength(4000);
+    expect(binaries.every((data, i) => data.length === 500 && data[0] === (i & 0xff))).toBe(true);
+    const sizes = slabs.map((buffer) => buffer.byteLength);
+    expect(Math.max(...sizes)).toBe(256 * 1024);
+    // The 256 KiB slab text was read into is used up by views, then 64 KiB slabs follow.
+    const after = sizes.slice(sizes.lastIndexOf(256 * 1024) + 1);
+    expect(after.length).toBeGreaterThan(5);
+    expect(after.every((size) => size === 64 * 1024)).toBe(true);
+  });
+
+  it('asks for at most 32 KiB a read while pings arrive, so that their pongs go out between reads', () => {
+    let pings = 0;
+    const parser = new FrameParser(
+      { onMessage() {}, onPing: () => pings++, onPong() {}, onClose() {}, onError() {} },
+      { maxFrameSize: 1 << 20, maxMessageSize: 1 << 20 },
+    );
+    const input = new SocketInput();
+    input.bind({ read: () => null } as unknown as Socket);
+    input.attach(parser, Buffer.alloc(0));
+    const feed = (stream: Buffer): number[] => {
+      const offered: number[] = [];
+      for (let pos = 0; pos < stream.length; ) {
+        const buffer = input.onread.buffer();
+        offered.push(buffer.length);
+        const n = Math.min(buffer.length, stream.length - pos);
+        stream.copy(buffer, 0, pos, pos + n);
+        pos += n;
+        input.onread.callback(n, buffer);
+      }
+      return offered;
+    };
+    const text = Buffer.concat(Array.from({ length: 2000 }, () => serverFrame(1, 'x'.repeat(1000))));
+    expect(Math.max(...feed(text))).toBe(128 * 1024);
+    const ping = serverFrame(9, Buffer.alloc(125, 1));
+    const offered = feed(Buffer.concat(Array.from({ length: 4000 }, () => ping)));
+    expect(pings).toBe(4000);
+    // The first read brought pings: every later one asks for 32 KiB at most.
+    expect(Math.max(...offered.slice(1))).toBe(32 * 1024);
+    // Text again: back to full reads after the first read without pings.
+    expect(feed(text).slice(2).every((size) => size === 128 * 1024)).toBe(true);
   });
 });
 
