@@ -21,18 +21,12 @@
 // every message in memory of its own, so this one is a ceiling no client can reach.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 
 const quick = process.argv.includes('--quick');
 const { createNativeAdapter } = await import('../dist/adapters/native/index.js');
-let createWsAdapter;
-try {
-  ({ createWsAdapter } = await import('../dist/adapters/ws.js'));
-} catch {
-  createWsAdapter = undefined;
-}
+const { frameLength, recvDrivers } = await import('./recv-drivers.mjs');
 
 // ---------------------------------------------------------------- peer process
 const server = spawn(process.execPath, [fileURLToPath(new URL('./server.mjs', import.meta.url))], {
@@ -43,23 +37,10 @@ const { port } = JSON.parse(String(line));
 const base = `ws://127.0.0.1:${port}`;
 
 // ---------------------------------------------------------------- drivers
-function frameLength(size) {
-  return size + (size < 126 ? 2 : size < 65536 ? 4 : 10);
-}
-
-const rawBuffer = Buffer.allocUnsafe(256 * 1024);
 
 const drivers = {
   native: {
-    async recv(url, count) {
-      const a = createNativeAdapter();
-      await a.dial(url);
-      const t0 = performance.now();
-      for (let i = 0; i < count; i++) await a.read();
-      const ms = performance.now() - t0;
-      await a.close().catch(() => {});
-      return ms;
-    },
+    recv: recvDrivers.native,
     async send(url, count, payload) {
       const a = createNativeAdapter();
       await a.dial(url);
@@ -85,26 +66,7 @@ const drivers = {
     },
   },
   'ws client': {
-    async recv(url, count) {
-      const ws = new WebSocket(url, { perMessageDeflate: false });
-      // Listen before 'open': frames that arrive with the upgrade answer are emitted at once,
-      // and a listener added after 'open' would miss them.
-      let n = 0;
-      const all = new Promise((resolve) =>
-        ws.on('message', (data, binary) => {
-          // A text message is only useful as a string: decode it, as the native adapter does.
-          if (!binary) data.toString();
-          if (++n === count) resolve();
-        }),
-      );
-      await once(ws, 'open');
-      const t0 = performance.now();
-      await all;
-      const ms = performance.now() - t0;
-      ws.close();
-      await once(ws, 'close');
-      return ms;
-    },
+    recv: recvDrivers['ws client'],
     async send(url, count, payload) {
       const ws = new WebSocket(url, { perMessageDeflate: false });
       await once(ws, 'open');
@@ -151,63 +113,11 @@ const drivers = {
       return Number(out);
     },
   },
-  'raw socket': {
-    recv: (url, count, _text, size) => rawRecv(url, count, size, false),
-  },
-  'raw onread': {
-    recv: (url, count, _text, size) => rawRecv(url, count, size, true),
-  },
+  'raw socket': { recv: recvDrivers['raw socket'] },
+  'raw onread': { recv: recvDrivers['raw onread'] },
 };
 
-/** A bare socket: upgrade, then count `count` frames' bytes, with 'data' events or `onread`. */
-async function rawRecv(url, count, size, useOnread) {
-  const { port: p, pathname, search } = new URL(url);
-  const total = count * frameLength(size);
-  let t0 = 0;
-  let got = -1;
-  let head = '';
-  let done;
-  const all = new Promise((resolve) => (done = resolve));
-  const onBytes = (n, buffer) => {
-    if (got < 0) {
-      head += buffer.toString('latin1', 0, n);
-      const end = head.indexOf('\r\n\r\n');
-      if (end < 0) return true;
-      t0 = performance.now();
-      got = head.length - end - 4;
-    } else got += n;
-    if (got >= total) done();
-    return true;
-  };
-  const socket = useOnread
-    ? connect({ port: Number(p), host: '127.0.0.1', onread: { buffer: rawBuffer, callback: onBytes } })
-    : connect({ port: Number(p), host: '127.0.0.1' });
-  if (!useOnread) socket.on('data', (chunk) => onBytes(chunk.length, chunk));
-  await once(socket, 'connect');
-  socket.setNoDelay(true);
-  socket.write(
-    `GET ${pathname}${search} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-  );
-  await all;
-  const ms = performance.now() - t0;
-  socket.destroy();
-  return ms;
-}
-
-if (createWsAdapter) {
-  drivers['ws adapter'] = {
-    async recv(url, count) {
-      const a = createWsAdapter();
-      await a.dial(url);
-      const t0 = performance.now();
-      for (let i = 0; i < count; i++) await a.read();
-      const ms = performance.now() - t0;
-      await a.close().catch(() => {});
-      return ms;
-    },
-  };
-}
+if (recvDrivers['ws adapter']) drivers['ws adapter'] = { recv: recvDrivers['ws adapter'] };
 
 // ---------------------------------------------------------------- scenarios
 const scale = quick ? 0.1 : 1;
@@ -219,6 +129,28 @@ const receive = [
   ['receive 1 MiB binary', 1024 * 1024, 'binary', 400],
 ];
 const ROUNDS = quick ? 5 : 21;
+/**
+ * Messages at least this large are received in a fresh process per run (bench/recv-child.mjs,
+ * after an untimed warm-up run there): what one driver left in the C heap and the garbage
+ * collector would otherwise change the next one's page faults, which decide much of the time
+ * at this size. Smaller ones run in this process.
+ */
+const ISOLATE_FROM = 1024 * 1024;
+
+/** One receive run of `driver` in a child process; its ms as measured there. */
+async function recvInChild(driver, url, count, text, size, warmCount) {
+  const warmUrl = url.replace(/count=\d+/, `count=${warmCount}`);
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('./recv-child.mjs', import.meta.url)), driver, url, String(count), text ? '1' : '0', String(size), warmUrl, String(warmCount)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  child.stdout.on('data', (chunk) => (out += chunk));
+  const [code] = await once(child, 'close');
+  if (code !== 0) throw new Error(`recv-child ${driver} exited with ${code}`);
+  return Number(out);
+}
 const RAW_BYTES = 256 * 1024 * 1024;
 
 /**
@@ -286,7 +218,10 @@ for (const [name, size, type, fullCount] of receive) {
   const countOf = (driver) => (driver.startsWith('raw ') ? rawCount : count);
   const urlOf = (driver) => `${base}/blast?size=${size}&count=${countOf(driver)}&type=${type}`;
   const names = Object.keys(drivers).filter((driver) => drivers[driver].recv);
-  const rates = await rounds(names, countOf, (driver) => drivers[driver].recv(urlOf(driver), countOf(driver), type === 'text', size), name);
+  const run = size >= ISOLATE_FROM
+    ? (driver) => recvInChild(driver, urlOf(driver), countOf(driver), type === 'text', size, countOf(driver))
+    : (driver) => drivers[driver].recv(urlOf(driver), countOf(driver), type === 'text', size);
+  const rates = await rounds(names, countOf, run, name);
   const raw = rates['raw socket'];
   const rawOnread = rates['raw onread'];
   if (process.env.BENCH_TRACE) {
@@ -391,7 +326,9 @@ console.log('### native adapter vs ws\n');
 console.log('Ratios above 1 favour the native adapter (for round trips: ws latency / native latency).');
 console.log(
   `Rates are medians over ${ROUNDS} interleaved rounds (round trips: ${RTT_ROUNDS} rounds of ${Math.round(1_500 * scale)}); ` +
-    'ratios are medians of the per-round ratios.',
+    'ratios are medians of the per-round ratios. ' +
+    `Messages of ${ISOLATE_FROM / 1024 / 1024} MiB and more are received in a fresh process per run (after an untimed warm-up run of the same size there), ` +
+    "so that one client's garbage and C heap do not change another's page faults.",
 );
 console.log(
   '"native / raw socket" compares payload bytes per second with what a bare net.Socket reads through \'data\' events; ' +
