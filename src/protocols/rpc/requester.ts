@@ -20,6 +20,7 @@ import { ConnectionClosedError, WebSocketCloseError } from '../../adapters/error
 import { EngineStoppedError, InvalidOptionError, NotConnectedError } from '../../engine/errors.js';
 import { reportingEmitter } from '../../engine/events.js';
 import { EngineState } from '../../engine/state.js';
+import { Deadlines, type DueList, type Timed } from './deadlines.js';
 import {
   ReplyError,
   RequesterClosedError,
@@ -104,14 +105,14 @@ export type RequesterEngine = Pick<Engine, 'state' | 'connectionId' | 'send' | '
 
 type PendingState = 'queued' | 'sending' | 'written' | 'parked';
 
-interface Pending {
+interface Pending extends Timed {
   readonly id: number;
   readonly request: unknown;
   readonly idempotent: boolean;
   readonly timeoutMs: number;
   readonly deadline: number;
-  readonly resolve: (value: never) => void;
-  readonly reject: (error: unknown) => void;
+  resolve: (value: never) => void;
+  reject: (error: unknown) => void;
   state: PendingState;
   /** Handed to the socket at least once (so it may have executed). */
   written: boolean;
@@ -121,19 +122,22 @@ interface Pending {
   link: Link | undefined;
   /** The connection it was last handed to. */
   lastConnection: string | undefined;
-  timer: ReturnType<typeof globalThis.setTimeout> | undefined;
+  dueList: DueList | undefined;
+  duePrev: Pending | undefined;
+  dueNext: Pending | undefined;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
 }
 
-/** One connection: the requests written on it, and whether it has ended. */
+/** One connection, and whether it has ended; the requests written on it point to it. */
 interface Link {
   readonly id: string;
-  readonly written: Set<Pending>;
   dead: boolean;
 }
 
 const NONE: readonly Pending[] = [];
+
+const NO_REQUEST_OPTIONS: RequestOptions = Object.freeze({});
 
 /** A unit waiting for a slot: one request, or one batch written as one frame. */
 type Unit = readonly Pending[];
@@ -214,6 +218,7 @@ export function createRequester<Request, Result>(
   const { events } = reportingEmitter<RequesterEvents>();
 
   const table = new Map<RequestId, Pending>();
+  const deadlines = new Deadlines<Pending>((entry) => expire(entry));
   const waiting: Unit[] = [];
   let waitingCount = 0;
   const parked = new Set<Pending>();
@@ -222,12 +227,17 @@ export function createRequester<Request, Result>(
   let nextId = 0;
   let closed = false;
 
+  /** The link of the last write: most writes go on the same connection as the one before. */
+  let lastLink: Link | undefined;
+
   function linkFor(connectionId: string): Link {
+    if (lastLink !== undefined && lastLink.id === connectionId && !lastLink.dead) return lastLink;
     let link = links.get(connectionId);
     if (link === undefined) {
-      link = { id: connectionId, written: new Set(), dead: false };
+      link = { id: connectionId, dead: false };
       links.set(connectionId, link);
     }
+    lastLink = link;
     return link;
   }
 
@@ -236,20 +246,21 @@ export function createRequester<Request, Result>(
     if (link.dead) return;
     link.dead = true;
     links.delete(link.id);
-    for (const entry of link.written) {
+    // Requests written on it point to it (in the order they were made; one that settles here
+    // leaves the table, which the iteration tolerates).
+    for (const entry of table.values()) {
       // Still being handed to the socket: its write's outcome decides (rejected: not sent).
-      if (entry.state === 'sending') continue;
+      if (entry.link !== link || entry.state === 'sending') continue;
       lost(entry, cause);
     }
-    link.written.clear();
   }
 
   function release(entry: Pending): void {
     entry.settled = true;
     table.delete(entry.id);
-    parked.delete(entry);
-    entry.link?.written.delete(entry);
-    if (entry.timer !== undefined) globalThis.clearTimeout(entry.timer);
+    if (entry.state === 'parked') parked.delete(entry);
+    entry.link = undefined;
+    deadlines.remove(entry);
     if (entry.onAbort) entry.signal!.removeEventListener('abort', entry.onAbort);
     if (entry.counted) {
       entry.counted = false;
@@ -305,7 +316,6 @@ export function createRequester<Request, Result>(
   }
 
   function expire(entry: Pending): void {
-    entry.timer = undefined;
     if (entry.settled) return;
     const timeout = new RequestTimeoutError(entry.timeoutMs);
     if (entry.written || entry.state === 'sending') fail(entry, timeout);
@@ -313,54 +323,93 @@ export function createRequester<Request, Result>(
   }
 
   function sendEntries(entries: readonly Pending[], context: HookContext | undefined, resend: boolean): void {
-    const live = entries.length === 1 ? (entries[0]!.settled ? NONE : entries) : entries.filter((entry) => !entry.settled);
+    if (entries.length === 1) {
+      sendEntry(entries[0]!, context, resend);
+      return;
+    }
+    const live = entries.filter((entry) => !entry.settled);
     if (live.length === 0) return;
+    if (live.length === 1) {
+      sendEntry(live[0]!, context, resend);
+      return;
+    }
     if (context === undefined && !isOpen()) {
-      const cause = new NotConnectedError(`Cannot send: the engine is ${engine.state}`);
+      const cause = notConnected();
       for (const entry of live) unsent(entry, cause);
       return;
     }
     let frame: WriteData;
     try {
-      frame =
-        live.length === 1
-          ? codec.encode(live[0]!.request as Request, live[0]!.id)
-          : codec.encodeBatch!(live.map((entry) => ({ request: entry.request as Request, id: entry.id })));
+      frame = codec.encodeBatch!(live.map((entry) => ({ request: entry.request as Request, id: entry.id })));
     } catch (error) {
       for (const entry of live) fail(entry, error);
       return;
     }
     const connectionId = context?.connectionId ?? engine.connectionId;
     const link = connectionId === undefined ? undefined : linkFor(connectionId);
-    for (const entry of live) {
-      entry.state = 'sending';
-      entry.link = link;
-      entry.lastConnection = connectionId;
-      parked.delete(entry);
-      link?.written.add(entry);
-      if (resend) events.emit('resent', entry.id);
-    }
-    const type = frameType(frame);
-    const writing = context !== undefined ? context.send(type, frame) : engine.send(type, frame);
-    writing.then(
+    for (const entry of live) sending(entry, link, connectionId, resend);
+    write(frame, context).then(
       () => {
-        for (const entry of live) {
-          if (entry.settled || entry.state !== 'sending') continue;
-          entry.state = 'written';
-          entry.written = true;
-          // Handed to a socket that has meanwhile gone: its fate is unknown.
-          if (entry.link === undefined || entry.link.dead) lost(entry, new NotConnectedError('The connection ended'));
-        }
+        for (const entry of live) written(entry);
       },
       (error: unknown) => {
-        for (const entry of live) {
-          if (entry.settled || entry.state !== 'sending') continue;
-          entry.link?.written.delete(entry);
-          if (isConnectionError(error)) unsent(entry, error);
-          else fail(entry, error);
-        }
+        for (const entry of live) notWritten(entry, error);
       },
     );
+  }
+
+  /** One request in a frame of its own: {@link sendEntries} without an array. */
+  function sendEntry(entry: Pending, context: HookContext | undefined, resend: boolean): void {
+    if (entry.settled) return;
+    if (context === undefined && !isOpen()) {
+      unsent(entry, notConnected());
+      return;
+    }
+    let frame: WriteData;
+    try {
+      frame = codec.encode(entry.request as Request, entry.id);
+    } catch (error) {
+      fail(entry, error);
+      return;
+    }
+    const connectionId = context?.connectionId ?? engine.connectionId;
+    sending(entry, connectionId === undefined ? undefined : linkFor(connectionId), connectionId, resend);
+    write(frame, context).then(
+      () => written(entry),
+      (error: unknown) => notWritten(entry, error),
+    );
+  }
+
+  function notConnected(): NotConnectedError {
+    return new NotConnectedError(`Cannot send: the engine is ${engine.state}`);
+  }
+
+  function write(frame: WriteData, context: HookContext | undefined): Promise<void> {
+    const type = frameType(frame);
+    return context !== undefined ? context.send(type, frame) : engine.send(type, frame);
+  }
+
+  /** Being handed to the socket of `link`. */
+  function sending(entry: Pending, link: Link | undefined, connectionId: string | undefined, resend: boolean): void {
+    if (entry.state === 'parked') parked.delete(entry);
+    entry.state = 'sending';
+    entry.link = link;
+    entry.lastConnection = connectionId;
+    if (resend) events.emit('resent', entry.id);
+  }
+
+  function written(entry: Pending): void {
+    if (entry.settled || entry.state !== 'sending') return;
+    entry.state = 'written';
+    entry.written = true;
+    // Handed to a socket that has meanwhile gone: its fate is unknown.
+    if (entry.link === undefined || entry.link.dead) lost(entry, new NotConnectedError('The connection ended'));
+  }
+
+  function notWritten(entry: Pending, error: unknown): void {
+    if (entry.settled || entry.state !== 'sending') return;
+    if (isConnectionError(error)) unsent(entry, error);
+    else fail(entry, error);
   }
 
   function pump(): void {
@@ -470,32 +519,8 @@ export function createRequester<Request, Result>(
     const entries: Pending[] = [];
     const promises: Array<Promise<Result>> = [];
     for (const request of requests) {
-      let resolve!: (value: never) => void;
-      let reject!: (error: unknown) => void;
-      promises.push(
-        new Promise<Result>((res, rej) => {
-          resolve = res as (value: never) => void;
-          reject = rej;
-        }),
-      );
-      const entry: Pending = {
-        id: ++nextId,
-        request,
-        idempotent: options.idempotent === true,
-        timeoutMs,
-        deadline: now + timeoutMs,
-        resolve,
-        reject,
-        state: 'queued',
-        written: false,
-        counted: false,
-        settled: false,
-        link: undefined,
-        lastConnection: undefined,
-        timer: undefined,
-        signal,
-        onAbort: undefined,
-      };
+      const entry = newEntry(request, options, timeoutMs, now);
+      promises.push(promiseOf(entry));
       entries.push(entry);
     }
     if (closed) {
@@ -511,14 +536,7 @@ export function createRequester<Request, Result>(
       for (const entry of entries) entry.reject(new RequestQueueFullError(waitingCount));
       return promises;
     }
-    for (const entry of entries) {
-      table.set(entry.id, entry);
-      if (Number.isFinite(timeoutMs)) entry.timer = globalThis.setTimeout(() => expire(entry), timeoutMs);
-      if (signal) {
-        entry.onAbort = () => fail(entry, signal.reason);
-        signal.addEventListener('abort', entry.onAbort, { once: true });
-      }
-    }
+    for (const entry of entries) admit(entry, now);
     if (context !== undefined) {
       // Inside an open hook: written at once on that connection, counted but never kept waiting.
       for (const entry of entries) {
@@ -546,9 +564,92 @@ export function createRequester<Request, Result>(
     return promises;
   }
 
+  function newEntry(request: Request, options: RequestOptions, timeoutMs: number, now: number): Pending {
+    return {
+      id: ++nextId,
+      request,
+      idempotent: options.idempotent === true,
+      timeoutMs,
+      deadline: now + timeoutMs,
+      resolve: undefined as unknown as Pending['resolve'],
+      reject: undefined as unknown as Pending['reject'],
+      state: 'queued',
+      written: false,
+      counted: false,
+      settled: false,
+      link: undefined,
+      lastConnection: undefined,
+      dueList: undefined,
+      duePrev: undefined,
+      dueNext: undefined,
+      signal: options.signal,
+      onAbort: undefined,
+    };
+  }
+
+  function promiseOf(entry: Pending): Promise<Result> {
+    return new Promise<Result>((resolve, reject) => {
+      entry.resolve = resolve as Pending['resolve'];
+      entry.reject = reject;
+    });
+  }
+
+  /** In the table, with its deadline and its signal's listener. */
+  function admit(entry: Pending, now: number): void {
+    table.set(entry.id, entry);
+    if (entry.timeoutMs !== Infinity) deadlines.add(entry, now);
+    const signal = entry.signal;
+    if (signal) {
+      entry.onAbort = () => fail(entry, signal.reason);
+      signal.addEventListener('abort', entry.onAbort, { once: true });
+    }
+  }
+
+  /** {@link start} for one request, without the arrays. */
+  function startOne(request: Request, options: RequestOptions): Promise<Result> {
+    let timeoutMs = defaultTimeout;
+    if (options.timeout !== undefined) {
+      try {
+        timeoutMs = timeoutOption(options.timeout, defaultTimeout);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    const now = Date.now();
+    const entry = newEntry(request, options, timeoutMs, now);
+    const promise = promiseOf(entry);
+    if (closed) {
+      entry.reject(new RequesterClosedError());
+      return promise;
+    }
+    const signal = options.signal;
+    if (signal?.aborted) {
+      entry.reject(signal.reason);
+      return promise;
+    }
+    const context = options.context;
+    if (context === undefined && waitingCount + 1 > maxQueued && inFlight + 1 > maxInFlight) {
+      entry.reject(new RequestQueueFullError(waitingCount));
+      return promise;
+    }
+    admit(entry, now);
+    if (context !== undefined || (waiting.length === 0 && (inFlight === 0 || inFlight + 1 <= maxInFlight))) {
+      // In an open hook (written at once on that connection, never kept waiting), or nobody
+      // waits and there is room: straight out, without queueing.
+      entry.counted = true;
+      inFlight++;
+      sendEntry(entry, context, false);
+      return promise;
+    }
+    waitingCount++;
+    waiting.push([entry]);
+    pump();
+    return promise;
+  }
+
   return {
-    request(request, options = {}) {
-      return start([request], options, false)[0]!;
+    request(request, options = NO_REQUEST_OPTIONS) {
+      return startOne(request, options);
     },
     requestBatch(requests, options = {}) {
       if (typeof codec.encodeBatch !== 'function') {

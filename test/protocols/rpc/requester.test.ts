@@ -119,4 +119,70 @@ describe('requester rules', () => {
     expect(error).toBeInstanceOf(RequestNotSentError);
     expect((error as Error).cause).toBeInstanceOf(RequestTimeoutError);
   });
+
+  it('each request times out at its own deadline, also after the requests before it were answered', async () => {
+    const conn = await open();
+    const first = requester.request('a');
+    await vi.advanceTimersByTimeAsync(400);
+    const second = requester.request('b').catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(100);
+    await conn.sendText('1:one');
+    expect(await first).toBe('one');
+    await vi.advanceTimersByTimeAsync(899); // t = 1399
+    expect(requester.inFlight).toBe(1);
+    await vi.advanceTimersByTimeAsync(1); // t = 1400
+    expect(await second).toBeInstanceOf(RequestTimeoutError);
+    expect(requester.inFlight).toBe(0);
+  });
+
+  it('a later request with a shorter timeout expires first; those due together expire in call order', async () => {
+    await open();
+    const order: string[] = [];
+    const track = (name: string, promise: Promise<string>): void => {
+      promise.catch(() => order.push(name));
+    };
+    track('a', requester.request('a', { timeout: 1000 })); // due at 1000
+    await vi.advanceTimersByTimeAsync(500);
+    track('b', requester.request('b', { timeout: 200 })); // due at 700
+    track('c', requester.request('c', { timeout: 500 })); // due at 1000, queued (cap of 2)
+    await vi.advanceTimersByTimeAsync(199);
+    expect(order).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(order).toEqual(['b']);
+    await vi.advanceTimersByTimeAsync(299);
+    expect(order).toEqual(['b']);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(order).toEqual(['b', 'a', 'c']);
+  });
+
+  it('answered, failed and aborted requests leave no timer and nothing pending behind', async () => {
+    const conn = await open();
+    requester.close(); // it would take the replies
+    const idle = vi.getTimerCount();
+    const wide = createRequester<string, string>(engine, {
+      encode: (request, id) => `${id}:${request}`,
+      decode: (message) => {
+        const text = message.data as string;
+        const colon = text.indexOf(':');
+        return colon < 0 ? undefined : { id: Number(text.slice(0, colon)), result: text.slice(colon + 1) };
+      },
+    }, { timeout: 1000, maxInFlight: 10_000 });
+    try {
+      const controller = new AbortController();
+      const aborted = wide.request('x', { signal: controller.signal }).catch((e: unknown) => e);
+      const answered: Array<Promise<string>> = [];
+      for (let i = 0; i < 1000; i++) answered.push(wide.request(`r${i}`, { timeout: 1000 + (i % 7) }));
+      // One timer for all of them, not one each.
+      expect(vi.getTimerCount()).toBe(idle + 1);
+      await vi.advanceTimersByTimeAsync(0);
+      controller.abort(new Error('gone'));
+      expect(await aborted).toMatchObject({ message: 'gone' });
+      for (let i = 0; i < 1000; i++) await conn.sendText(`${i + 2}:ok`);
+      expect(await Promise.all(answered)).toHaveLength(1000);
+      expect(wide.inFlight).toBe(0);
+      expect(vi.getTimerCount()).toBe(idle);
+    } finally {
+      wide.close();
+    }
+  });
 });
