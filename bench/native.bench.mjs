@@ -38,6 +38,19 @@ const base = `ws://127.0.0.1:${port}`;
 
 // ---------------------------------------------------------------- drivers
 
+/** Run bench/`script` in a child process (extra `env` on top of ours); the ms it prints, as measured there. */
+async function childMs(script, args, env = {}) {
+  const child = spawn(process.execPath, [fileURLToPath(new URL(`./${script}`, import.meta.url)), ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
+  let out = '';
+  child.stdout.on('data', (chunk) => (out += chunk));
+  const [code] = await once(child, 'close');
+  if (code !== 0) throw new Error(`${script} exited with ${code}`);
+  return Number(out);
+}
+
 const drivers = {
   native: {
     recv: recvDrivers.native,
@@ -103,14 +116,7 @@ const drivers = {
   // process (the switch is read when ws loads); the run's time is measured inside the child.
   'ws, no bufferutil': {
     async send(url, count, payload) {
-      const child = spawn(process.execPath, [fileURLToPath(new URL('./ws-send-child.mjs', import.meta.url)), url, String(count), String(payload.length)], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-        env: { ...process.env, WS_NO_BUFFER_UTIL: '1' },
-      });
-      let out = '';
-      child.stdout.on('data', (chunk) => (out += chunk));
-      await once(child, 'close');
-      return Number(out);
+      return childMs('ws-send-child.mjs', [url, String(count), String(payload.length)], { WS_NO_BUFFER_UTIL: '1' });
     },
   },
   'raw socket': { recv: recvDrivers['raw socket'] },
@@ -140,17 +146,9 @@ const ISOLATE_FROM = 1024 * 1024;
 /** One receive run of `driver` in a child process; its ms as measured there. */
 async function recvInChild(driver, url, count, text, size, warmCount) {
   const warmUrl = url.replace(/count=\d+/, `count=${warmCount}`);
-  const child = spawn(
-    process.execPath,
-    [fileURLToPath(new URL('./recv-child.mjs', import.meta.url)), driver, url, String(count), text ? '1' : '0', String(size), warmUrl, String(warmCount)],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let out = '';
-  child.stdout.on('data', (chunk) => (out += chunk));
-  const [code] = await once(child, 'close');
-  if (code !== 0) throw new Error(`recv-child ${driver} exited with ${code}`);
-  return Number(out);
+  return childMs('recv-child.mjs', [driver, url, String(count), text ? '1' : '0', String(size), warmUrl, String(warmCount)]);
 }
+
 const RAW_BYTES = 256 * 1024 * 1024;
 
 /**
