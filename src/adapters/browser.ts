@@ -40,7 +40,7 @@ import {
   type ReadQueueLimits,
   type ResolvedCommonOptions,
 } from './options.js';
-import { ReadQueue } from './read-queue.js';
+import { ReadQueue, type MessageListener } from './read-queue.js';
 import { deferred, raceSignal } from './signals.js';
 import { MessageType, type DialOptions, type HandshakeResponse, type Message } from './types.js';
 
@@ -329,6 +329,10 @@ class BrowserConnection implements CoreConnection {
 
   tryRead(): Message | undefined {
     return this.queue.tryRead();
+  }
+
+  listen(listener: MessageListener | undefined): boolean {
+    return listener && this.phase !== 'open' ? false : this.queue.listen(listener);
   }
 
   /**

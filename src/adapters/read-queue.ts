@@ -18,6 +18,9 @@ export interface ReadQueueOptions {
   readonly resume?: () => void;
 }
 
+/** Takes a message as it arrives, or `undefined` once when the queue fails. */
+export type MessageListener = (message: Message | undefined) => void;
+
 interface Waiter {
   resolve: (message: Message) => void;
   reject: (error: unknown) => void;
@@ -51,6 +54,8 @@ export class ReadQueue {
   private error: unknown = undefined;
   private isFailed = false;
   private isPaused = false;
+  /** Takes each message as it arrives, while set (see {@link listen}). */
+  private listener: MessageListener | undefined = undefined;
 
   constructor(options: ReadQueueOptions = {}) {
     this.highWaterMessages = options.highWaterMessages ?? 4096;
@@ -79,9 +84,14 @@ export class ReadQueue {
     return this.isFailed;
   }
 
-  /** Hand a message to the oldest waiting reader, or queue it. Ignored once failed. */
+  /** Hand a message to the listener or the oldest waiting reader, or queue it. Ignored once failed. */
   push(message: Message): void {
     if (this.isFailed) return;
+    const listener = this.listener;
+    if (listener !== undefined) {
+      listener(message);
+      return;
+    }
     // Most pushes find no reader waiting (a burst): no call to `shift` on an empty array then.
     if (this.waiters.length !== 0) {
       const waiter = this.waiters.shift()!;
@@ -109,6 +119,11 @@ export class ReadQueue {
     this.isFailed = true;
     this.error = error;
     if (drop) this.clear();
+    const listener = this.listener;
+    if (listener !== undefined) {
+      this.listener = undefined;
+      listener(undefined);
+    }
     for (const waiter of this.waiters.splice(0)) {
       this.settle(waiter);
       waiter.reject(error);
@@ -132,6 +147,18 @@ export class ReadQueue {
       }
       this.waiters.push(waiter);
     });
+  }
+
+  /**
+   * Hand every message to `listener` as it arrives, synchronously, instead of queueing it, until
+   * `listen(undefined)`; on {@link fail} the listener gets `undefined` once and is dropped. Refused
+   * (`false`, nothing changes) while messages are queued, a reader waits, or the queue has failed:
+   * those come first.
+   */
+  listen(listener: MessageListener | undefined): boolean {
+    if (listener !== undefined && (this.isFailed || this.messages.length !== this.head || this.waiters.length !== 0)) return false;
+    this.listener = listener;
+    return true;
   }
 
   /** The next queued message, or `undefined` when none is queued (never waits, never throws). */

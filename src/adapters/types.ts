@@ -144,6 +144,23 @@ export interface WebSocketConnectionAdapter {
   tryRead?(): Message | undefined;
 
   /**
+   * Optional: hand each message to `listener` synchronously as it arrives, instead of queueing it
+   * for `read`, until `listen(undefined)`. A consumer that keeps up pays neither a queue slot nor
+   * a promise per message (the engine listens while its read gate is open and the hook is
+   * synchronous).
+   *
+   * - Returns `false` and changes nothing while a message is queued, a `read` is pending, the
+   *   connection has failed or is closing, or before a dial: read those first, then listen.
+   * - Messages go to the listener in the order `read` would have returned them; none is queued
+   *   meanwhile, so the read queue never pauses the socket while listening.
+   * - When the connection ends, the listener is called once with `undefined` and dropped; `read`
+   *   then reports the close. A local close stops delivery at once (unread messages are dropped).
+   * - `listen(undefined)` stops at once, also from inside the listener; later messages queue.
+   * - The listener must not throw.
+   */
+  listen?(listener: ((message: Message | undefined) => void) | undefined): boolean;
+
+  /**
    * Send one whole message, fragmenting and compressing as configured.
    *
    * - Resolves when the message is handed to the socket, honouring backpressure.

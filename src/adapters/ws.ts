@@ -22,7 +22,7 @@ import { WriteQueue, type QueuedWrite } from './core/write-queue.js';
 import { ConnectionClosedError, HandshakeError, InvalidArgumentError, WebSocketCloseError } from './errors.js';
 import { MAX_PENDING_PONGS, PingFloodError } from './flood-error.js';
 import { OptionReader, readNodeOptions, type NodeAdapterOptions, type ResolvedNodeOptions } from './options.js';
-import { ReadQueue } from './read-queue.js';
+import { ReadQueue, type MessageListener } from './read-queue.js';
 import { raceSignal } from './signals.js';
 import { MessageType, type DialOptions, type Message } from './types.js';
 
@@ -224,6 +224,11 @@ class WsConnection implements CoreConnection {
   /** A queued message without waiting; none once a local close began (unread messages are dropped). */
   tryRead(): Message | undefined {
     return this.#localClose ? undefined : this.queue.tryRead();
+  }
+
+  /** Messages straight from ws's 'message' event to `listener`; refused once a local close began. */
+  listen(listener: MessageListener | undefined): boolean {
+    return listener !== undefined && this.#localClose ? false : this.queue.listen(listener);
   }
 
   write(type: MessageType, payload: string | Uint8Array, signal: AbortSignal | undefined): Promise<void> {

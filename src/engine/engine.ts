@@ -439,7 +439,7 @@ export class Engine {
    * reconnects. While paused, a closed connection is noticed by the heartbeat (or on resume).
    */
   pause(): void {
-    this.ctx.gate.paused = true;
+    this.ctx.gate.pause();
   }
 
   resume(): void {

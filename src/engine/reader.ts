@@ -38,6 +38,8 @@ export class ReadGate {
   /** Exclusive holders running. */
   holds = 0;
   reader: ReaderPhase = 'gone';
+  /** Set while the reader listens (see `listen` in the adapter contract): stops it. */
+  wake: (() => void) | undefined = undefined;
   /** Holders waiting for the reader to park. */
   parkedWaiters: Array<() => void> = [];
   /** Serves holders one at a time. */
@@ -48,6 +50,11 @@ export class ReadGate {
 
   get closed(): boolean {
     return this.paused || this.holds > 0;
+  }
+
+  pause(): void {
+    this.paused = true;
+    this.wake?.();
   }
 
   resume(): void {
@@ -98,7 +105,67 @@ export async function read(session: Session): Promise<void> {
   const onMessage = ctx.options.onMessage;
   const onReadError = ctx.options.onReadError;
   const canTry = typeof adapter.tryRead === 'function';
+  const canListen = typeof adapter.listen === 'function';
   let readErrors = 0;
+
+  /** Count and hand out one message; a promise when the next one must wait for it. */
+  const deliver = (message: Message): Promise<void> | undefined => {
+    readErrors = 0;
+    metrics.messagesIn++;
+    const data = message.data;
+    // A binary message's data is a Uint8Array, whose `length` V8 inlines.
+    metrics.bytesIn += typeof data === 'string' ? byteLength(data) : data.length;
+    if (heartbeat !== undefined && heartbeat.watchesMessages && heartbeat.onMessage(message)) return undefined;
+    const filters = ctx.filters;
+    if (filters.length !== 0 && intercepted(ctx, filters, message, hookCtx)) return undefined;
+    let wait: Promise<void> | undefined;
+    if (onMessage !== undefined) wait = dispatcher.dispatch(onMessage, message, hookCtx);
+    if (events.has('message')) events.emit('message', message, session.id);
+    if (sinks.size !== 0) {
+      for (const sink of sinks) {
+        const full = sink(message);
+        if (full) wait = wait ? Promise.all([wait, full]).then(() => undefined) : full;
+      }
+    }
+    return wait;
+  };
+
+  // Listening: while the gate is open and the queue empty, the adapter hands each message over as
+  // it arrives (no queue slot, no promise, no turn of this loop per message). It stops when a
+  // delivery must be waited for, the gate closes (`wake`), or the connection ends; the loop then
+  // takes over again, with whatever queued meanwhile first.
+  let listened: (() => void) | undefined;
+  /** What the last delivery while listening asked to be waited for. */
+  let waitFor: Promise<void> | undefined;
+  const stopListening = (): void => {
+    const resolve = listened;
+    if (resolve === undefined) return;
+    listened = undefined;
+    adapter.listen!(undefined);
+    if (gate.wake === stopListening) gate.wake = undefined;
+    resolve();
+  };
+  const listener = (message: Message | undefined): void => {
+    if (message === undefined || session.done) {
+      stopListening();
+      return;
+    }
+    try {
+      waitFor = deliver(message);
+    } catch (error) {
+      ctx.report(error);
+    }
+    // Also when the delivery itself stopped listening (a hook that paused): the loop waits first.
+    if (waitFor !== undefined) stopListening();
+  };
+  const listen = (): Promise<void> | undefined => {
+    if (!adapter.listen!(listener)) return undefined;
+    gate.wake = stopListening;
+    return new Promise((resolve) => {
+      listened = resolve;
+    });
+  };
+
   try {
     while (!session.done) {
       const held = gate.pass();
@@ -110,6 +177,19 @@ export async function read(session: Session): Promise<void> {
       // is carried over from a pause or an exclusive hold: that one comes first.
       let message = session.carry === undefined && canTry ? adapter.tryRead!() : undefined;
       if (message === undefined) {
+        const listening = canListen && session.carry === undefined ? listen() : undefined;
+        if (listening !== undefined) {
+          await listening;
+          const wait = waitFor;
+          if (wait !== undefined) {
+            waitFor = undefined;
+            await wait;
+            continue;
+          }
+          // Paused (not held): wait on a read as before the pause, so that a lost connection
+          // is noticed at once; a message it brings is held until resume.
+          if (session.done || !gate.paused || gate.holds !== 0) continue;
+        }
         const pending = session.carry ?? adapter.read();
         session.carry = undefined;
         session.inflight = pending;
@@ -145,24 +225,11 @@ export async function read(session: Session): Promise<void> {
           continue;
         }
       }
-      readErrors = 0;
-      metrics.messagesIn++;
-      metrics.bytesIn += byteLength(message.data);
-      if (heartbeat !== undefined && heartbeat.watchesMessages && heartbeat.onMessage(message)) continue;
-      const filters = ctx.filters;
-      if (filters.length !== 0 && intercepted(ctx, filters, message, hookCtx)) continue;
-      let wait: Promise<void> | undefined;
-      if (onMessage !== undefined) wait = dispatcher.dispatch(onMessage, message, hookCtx);
-      if (events.has('message')) events.emit('message', message, session.id);
-      if (sinks.size !== 0) {
-        for (const sink of sinks) {
-          const full = sink(message);
-          if (full) wait = wait ? Promise.all([wait, full]).then(() => undefined) : full;
-        }
-      }
+      const wait = deliver(message);
       if (wait !== undefined) await wait;
     }
   } finally {
+    stopListening();
     session.inflight = undefined;
     gate.readerGone(reader);
   }
@@ -183,14 +250,17 @@ function intercepted(ctx: EngineContext, filters: readonly MessageFilter[], mess
 // --- the exclusive-read handover -------------------------------------------------------------
 
 /**
- * Run `fn` while the reader is held. Holders are served one at a time, in call order. `fn`
- * starts once the reader has parked, or at once when the reader was only waiting on a read
- * (which the holder then takes over).
+ * Run `fn` while the reader is held, from this call until `fn` settles. Holders are served one
+ * at a time, in call order (the reader stays held between them). `fn` starts once the reader has
+ * parked, or at once when the reader was only waiting on a read (which the holder then takes over).
  */
 export function hold<T>(ctx: EngineContext, fn: () => Promise<T> | T): Promise<T> {
   const gate = ctx.gate;
+  // Held from the call on: what arrives from now waits for the holder (which starts once the
+  // holders before it are done), and a listening reader stops at once.
+  gate.holds++;
+  gate.wake?.();
   const run = gate.mutex.then(async () => {
-    gate.holds++;
     try {
       if (gate.reader === 'reading' && !preempt(ctx.session)) {
         await new Promise<void>((resolve) => gate.parkedWaiters.push(resolve));

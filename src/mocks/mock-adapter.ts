@@ -9,7 +9,7 @@ import { PingRegistry } from '../adapters/core/ping-registry.js';
 import { WriteQueue, queueWrite, type PendingWrite } from '../adapters/core/write-queue.js';
 import { ConnectionClosedError, HandshakeError, InvalidArgumentError, WebSocketCloseError } from '../adapters/errors.js';
 import { OptionReader, readCommonOptions, type CommonAdapterOptions, type ResolvedCommonOptions } from '../adapters/options.js';
-import { ReadQueue } from '../adapters/read-queue.js';
+import { ReadQueue, type MessageListener } from '../adapters/read-queue.js';
 import { raceSignal } from '../adapters/signals.js';
 import type { StatusCode } from '../adapters/status-codes.js';
 import type {
@@ -190,6 +190,10 @@ class ClientConnection implements CoreConnection {
     return this.queue.tryRead();
   }
 
+  listen(listener: MessageListener | undefined): boolean {
+    return listener && this.phase !== 'open' && this.phase !== 'connecting' ? false : this.queue.listen(listener);
+  }
+
   /**
    * Hand the message to the server, in call order; while the server does not read, hold it
    * until it does (backpressure), the signal aborts, or the connection ends.
@@ -353,6 +357,18 @@ export class MockAdapter extends AdapterCore<ClientConnection> {
     const message = super.tryRead();
     if (message !== undefined) (this.reads as Message[]).push(message);
     return message;
+  }
+
+  /** Messages as they arrive (see the contract); not listed in `calls`, but what it hands over joins `reads`. */
+  override listen(listener: MessageListener | undefined): boolean {
+    const reads = this.reads as Message[];
+    return super.listen(
+      listener &&
+        ((message) => {
+          if (message !== undefined) reads.push(message);
+          listener(message);
+        }),
+    );
   }
 
   override write(type: MessageType, data: WriteData, options?: OperationOptions): Promise<void> {

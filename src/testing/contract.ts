@@ -34,6 +34,8 @@ export interface ContractCapabilities {
   readonly handshakeDetails?: boolean;
   /** Offers the optional `tryRead()`. Default true. */
   readonly tryRead?: boolean;
+  /** Offers the optional `listen()`. Default true. */
+  readonly listen?: boolean;
 }
 
 export interface AdapterContractOptions {
@@ -91,7 +93,7 @@ function expectMessage(actual: Message, type: MessageType, data: string | Uint8A
 
 /** Defines the contract suite for one adapter. Call it at the top level of a vitest test file. */
 export function describeAdapterContract(options: AdapterContractOptions): void {
-  const caps = { ping: true, requestHeaders: true, handshakeDetails: true, tryRead: true, ...options.capabilities };
+  const caps = { ping: true, requestHeaders: true, handshakeDetails: true, tryRead: true, listen: true, ...options.capabilities };
 
   describe(`adapter contract: ${options.name}`, () => {
     let peer: ContractPeer;
@@ -414,6 +416,109 @@ export function describeAdapterContract(options: AdapterContractOptions): void {
         expect(tryRead()).toBeUndefined();
         await adapter.close(1000, '').catch(() => {});
         expect(tryRead()).toBeUndefined();
+      });
+    });
+
+    describe('listen', () => {
+      if (!caps.listen) {
+        it('is not offered', () => {
+          expect(adapter.listen).toBeUndefined();
+        });
+        return;
+      }
+      const listen = (listener: ((message: Message | undefined) => void) | undefined): boolean => adapter.listen!(listener);
+      /** A listener that records what it gets; `until(n)` resolves once it got `n` calls. */
+      function recorder(): { got: Array<Message | undefined>; listener: (message: Message | undefined) => void; until(n: number): Promise<void> } {
+        const got: Array<Message | undefined> = [];
+        const waiting: Array<[number, () => void]> = [];
+        return {
+          got,
+          listener: (message) => {
+            got.push(message);
+            for (const [n, resolve] of waiting) if (got.length >= n) resolve();
+          },
+          until: (n) => new Promise<void>((resolve) => (got.length >= n ? resolve() : waiting.push([n, resolve]))),
+        };
+      }
+
+      it('is refused before any dial', () => {
+        expect(listen(() => {})).toBe(false);
+      });
+
+      it('hands each message over as it arrives, in order, until listen(undefined); later ones queue', async () => {
+        const connection = await open();
+        const r = recorder();
+        expect(listen(r.listener)).toBe(true);
+        for (let i = 0; i < 6; i++) await connection.send(i % 2 === 0 ? MessageType.Text : MessageType.Binary, i % 2 === 0 ? `m${i}` : new Uint8Array([i]));
+        await r.until(6);
+        r.got.forEach((message, i) => expectMessage(message!, i % 2 === 0 ? MessageType.Text : MessageType.Binary, i % 2 === 0 ? `m${i}` : new Uint8Array([i])));
+        if (caps.tryRead) expect(adapter.tryRead!()).toBeUndefined();
+        expect(listen(undefined)).toBe(true);
+        await connection.send(MessageType.Text, 'queued');
+        expectMessage(await adapter.read(), MessageType.Text, 'queued');
+        expect(r.got).toHaveLength(6);
+      });
+
+      it('is refused while a read is pending or messages are queued: those come first', async () => {
+        const connection = await open();
+        const pending = adapter.read();
+        expect(listen(() => {})).toBe(false);
+        await connection.send(MessageType.Text, 'first');
+        expectMessage(await pending, MessageType.Text, 'first');
+        // A queue that pauses at one message would hold the pong back.
+        if (caps.ping && (options.queuedMessages ?? 256) > 1) {
+          await connection.send(MessageType.Text, 'second');
+          await adapter.ping(); // the pong follows the message on the same stream
+          expect(listen(() => {})).toBe(false);
+          expectMessage(await adapter.read(), MessageType.Text, 'second');
+        }
+        const r = recorder();
+        expect(listen(r.listener)).toBe(true);
+        await connection.send(MessageType.Text, 'third');
+        await r.until(1);
+        expectMessage(r.got[0]!, MessageType.Text, 'third');
+      });
+
+      it('stops at once when the listener calls listen(undefined): the rest queue in order', async () => {
+        const connection = await open();
+        const got: Message[] = [];
+        expect(
+          listen((message) => {
+            got.push(message!);
+            listen(undefined);
+          }),
+        ).toBe(true);
+        for (let i = 0; i < 4; i++) await connection.send(MessageType.Text, `m${i}`);
+        for (let i = 1; i < 4; i++) expectMessage(await adapter.read(), MessageType.Text, `m${i}`);
+        expect(got).toHaveLength(1);
+        expectMessage(got[0]!, MessageType.Text, 'm0');
+      });
+
+      it('calls the listener once with undefined when the server closes; read then reports the close', async () => {
+        const connection = await open();
+        const r = recorder();
+        expect(listen(r.listener)).toBe(true);
+        await connection.send(MessageType.Text, 'before the close');
+        await connection.close(1000, 'done');
+        await r.until(2);
+        expectMessage(r.got[0]!, MessageType.Text, 'before the close');
+        expect(r.got[1]).toBeUndefined();
+        const error = await rejection(adapter.read());
+        expect(error).toBeInstanceOf(WebSocketCloseError);
+        expect((error as WebSocketCloseError).code).toBe(1000);
+        expect(listen(() => {})).toBe(false);
+        expect(r.got).toHaveLength(2);
+      });
+
+      it('ends with a local close: the listener gets undefined once, and listening is refused after', async () => {
+        await open();
+        const r = recorder();
+        expect(listen(r.listener)).toBe(true);
+        await adapter.close(1000, 'bye');
+        await r.until(1);
+        expect(r.got).toEqual([undefined]);
+        expect(listen(() => {})).toBe(false);
+        expect(await rejection(adapter.read())).toBeInstanceOf(WebSocketCloseError);
       });
     });
 

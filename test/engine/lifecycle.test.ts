@@ -271,6 +271,8 @@ describe('hooks', () => {
     const { engine } = harness({
       adapter: () => {
         const adapter = server.createAdapter();
+        // Read errors come from `read`: an adapter that only reads (no `listen`), as custom ones may.
+        (adapter as { listen?: unknown }).listen = undefined;
         const read = adapter.read.bind(adapter);
         adapter.read = (options) => {
           if (failOnce) {

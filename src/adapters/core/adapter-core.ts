@@ -19,6 +19,7 @@ import type {
   WebSocketConnectionAdapter,
   WriteData,
 } from '../types.js';
+import type { MessageListener } from '../read-queue.js';
 import { normalizeWriteData, parseWebSocketUrl, validateClose } from '../validation.js';
 
 /** Where a connection is: messages flow (`open`), a close frame went out or came in (`closing`), gone (`closed`). */
@@ -30,6 +31,8 @@ export interface CoreConnection {
   /** The next message, or the close error (see the contract's `read`). */
   read(signal: AbortSignal | undefined): Promise<Message>;
   tryRead(): Message | undefined;
+  /** See the contract's `listen`; a transport without it leaves it out (the core then refuses). */
+  listen?(listener: MessageListener | undefined): boolean;
   /** Called only while `open`, with checked data and a signal that is not aborted. */
   write(type: MessageType, payload: string | Uint8Array, signal: AbortSignal | undefined): Promise<void>;
   /** Called only while `open`, with a signal that is not aborted. */
@@ -211,6 +214,10 @@ export abstract class AdapterCore<C extends CoreConnection, R = unknown> impleme
 
   tryRead(): Message | undefined {
     return this.live?.tryRead();
+  }
+
+  listen(listener: MessageListener | undefined): boolean {
+    return this.live?.listen?.(listener) ?? false;
   }
 
   write(type: MessageType, data: WriteData, options: OperationOptions = NO_OPTIONS): Promise<void> {

@@ -4,6 +4,7 @@
  */
 import { AdapterCore, type CoreConnection, type CoreConnectionState, type OpenedConnection } from '../core/adapter-core.js';
 import type { DialOptions, Message, MessageType } from '../types.js';
+import type { MessageListener } from '../read-queue.js';
 import { NativeConnection } from './connection.js';
 import { handshake, validateHeaders, validateProtocols } from './handshake.js';
 import { resolveOptions, type NativeAdapterOptions, type ResolvedOptions } from './options.js';
@@ -33,6 +34,10 @@ class NativeLink implements CoreConnection {
 
   tryRead(): Message | undefined {
     return this.#connection.tryRead();
+  }
+
+  listen(listener: MessageListener | undefined): boolean {
+    return this.#connection.listen(listener);
   }
 
   write(type: MessageType, payload: string | Uint8Array, signal: AbortSignal | undefined): Promise<void> {

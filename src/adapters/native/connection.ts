@@ -8,7 +8,7 @@ import { waitClosed } from '../core/close-wait.js';
 import { PingRegistry } from '../core/ping-registry.js';
 import { ConnectionClosedError, WebSocketCloseError, type WsEngineError } from '../errors.js';
 import { MAX_PENDING_PONGS, PingFloodError } from '../flood-error.js';
-import { ReadQueue } from '../read-queue.js';
+import { ReadQueue, type MessageListener } from '../read-queue.js';
 import { abortReason } from '../signals.js';
 import { MessageType, type Message } from '../types.js';
 import { FrameParser, Opcode } from './frame-parser.js';
@@ -147,6 +147,12 @@ export class NativeConnection {
     const message = this.queue.tryRead();
     if (this.#deferred !== undefined && this.queue.length === 0) this.#checkDeferred();
     return message;
+  }
+
+  /** Messages straight from the parser to `listener`; refused once closing or while a failure waits. */
+  listen(listener: MessageListener | undefined): boolean {
+    if (listener !== undefined && (this.#state !== 'open' || this.#deferred !== undefined)) return false;
+    return this.queue.listen(listener);
   }
 
   /** Send a data message. */
