@@ -13,10 +13,11 @@ function live(session: Session | undefined): session is Session {
 }
 
 /**
- * Run `fn` with the adapter while the engine holds its reads: the engine finishes delivering the
- * message in hand, then reads nothing until `fn` settles, so `fn` can exchange messages with the
- * server directly. A read the engine had in flight is handed over: it is `fn`'s first read, so
- * nothing is lost or reordered. Calls are served one at a time. Rejects with `NotConnectedError`
+ * Run `fn` with the adapter while the engine holds its reads, from this call on: the engine
+ * finishes delivering the message in hand, then delivers nothing until `fn` settles, so `fn` can
+ * exchange messages with the server directly (a message that arrives after the call is `fn`'s).
+ * A read the engine had in flight is handed over: it is `fn`'s first read, so nothing is lost or
+ * reordered. Calls are served one at a time. Rejects with `NotConnectedError`
  * when no connection is open. Do not await it inside the message hook with
  * `delivery.concurrency` 1: the hook already owns the reads there (it would wait for itself);
  * use `ctx.adapter` directly instead.

@@ -84,6 +84,22 @@ describe('MockAdapter recording', () => {
     expect(adapter.calls.map((call) => call.method)).toEqual(['dial', 'read']);
   });
 
+  it('adds what listen hands over to reads, without listing listen in calls', async () => {
+    const adapter = server.createAdapter();
+    await adapter.dial(server.url);
+    const connection = await server.accept();
+    const got: Array<string | undefined> = [];
+    expect(adapter.listen((message) => got.push(message?.data as string | undefined))).toBe(true);
+    await connection.sendText('a');
+    await connection.sendText('b');
+    expect(adapter.listen(undefined)).toBe(true);
+    await connection.sendText('c');
+    expect(got).toEqual(['a', 'b']);
+    expect((await adapter.read()).data).toBe('c');
+    expect(adapter.reads.map((m) => m.data)).toEqual(['a', 'b', 'c']);
+    expect(adapter.calls.map((call) => call.method)).toEqual(['dial', 'read']);
+  });
+
   it('filters calls by method with callsOf, typed by the method', async () => {
     const adapter = server.createAdapter();
     await adapter.dial(server.url);
