@@ -110,7 +110,6 @@ export async function read(session: Session): Promise<void> {
 
   /** Count and hand out one message; a promise when the next one must wait for it. */
   const deliver = (message: Message): Promise<void> | undefined => {
-    readErrors = 0;
     metrics.messagesIn++;
     const data = message.data;
     // A binary message's data is a Uint8Array, whose `length` V8 inlines.
@@ -160,6 +159,7 @@ export async function read(session: Session): Promise<void> {
   };
   const listen = (): Promise<void> | undefined => {
     if (!adapter.listen!(listener)) return undefined;
+    readErrors = 0;
     gate.wake = stopListening;
     return new Promise((resolve) => {
       listened = resolve;
@@ -225,6 +225,7 @@ export async function read(session: Session): Promise<void> {
           continue;
         }
       }
+      readErrors = 0;
       const wait = deliver(message);
       if (wait !== undefined) await wait;
     }
