@@ -5,11 +5,13 @@
 //      is the median of the per-round ratios (each engine round against the bare round next to
 //      it), so that a drift in speed during the run (on a 2-core machine the peer and the client
 //      share the CPU) cancels out instead of landing on whichever side ran when the machine was slow.
-//      The engine takes a burst that already arrived through the adapter's `tryRead()`, without
-//      a promise per message; a third side, a bare loop that drains the same way, shows what the
-//      engine costs over the best a hand-written loop can do.
+//      The engine listens (the adapter's `listen()`: each message straight from ws's event) and
+//      takes what queued meanwhile through `tryRead()`; two more sides, a bare loop that drains
+//      with `tryRead()` and a bare listener that counts, show what the engine costs over the best
+//      a hand-written consumer can do.
 //   2. the engine's own cost per message, with an in-memory adapter whose reads resolve at once:
-//      through `read()` only, and with `tryRead()` returning bursts of 64.
+//      through `read()` only, with `tryRead()` returning bursts of 64, and listening (the adapter
+//      calls the listener in a loop).
 //   3. memory: heap per idle connection, 1,000 engines (each with its connection, heartbeat
 //      timers armed) versus 1,000 bare adapters connected to the same peer; and per engine
 //      created but not started.
@@ -65,6 +67,24 @@ async function bareDrainRound(base) {
   return MESSAGES / seconds;
 }
 
+async function bareListenRound(base) {
+  const adapter = createWsAdapter();
+  await adapter.dial(`${base}/blast?size=${SIZE}&count=${MESSAGES}&type=binary`);
+  const start = performance.now();
+  let count = 0;
+  let done;
+  const finished = new Promise((resolve) => (done = resolve));
+  const onMessage = (message) => {
+    if (message !== undefined && ++count === MESSAGES) done(performance.now());
+  };
+  // What arrived before listening comes first.
+  while (count < MESSAGES && !adapter.listen(onMessage)) onMessage(adapter.tryRead() ?? (await adapter.read()));
+  const end = await finished;
+  adapter.listen(undefined);
+  await adapter.close(1000, '');
+  return MESSAGES / ((end - start) / 1000);
+}
+
 async function engineRound(base) {
   let count = 0;
   let done;
@@ -100,6 +120,23 @@ function instantAdapter(limit, burst = 0) {
   };
   // Every `burst`-th message needs a read(); the ones between are already "queued".
   if (burst > 0) adapter.tryRead = () => (n % burst !== 0 && ++n <= limit ? message : undefined);
+  // Listening: every message goes to the listener in one synchronous loop, a turn after it listens.
+  if (burst < 0) {
+    let listener;
+    adapter.listen = (next) => {
+      if (next !== undefined && n >= limit) return false;
+      listener = next;
+      if (next !== undefined) {
+        queueMicrotask(() => {
+          while (listener !== undefined && n < limit) {
+            n++;
+            listener(message);
+          }
+        });
+      }
+      return true;
+    };
+  }
   return adapter;
 }
 
@@ -111,7 +148,14 @@ const BURST = 64;
 async function instantBare(burst) {
   const adapter = instantAdapter(INSTANT, burst);
   const start = performance.now();
-  if (burst > 0) {
+  if (burst < 0) {
+    let count = 0;
+    await new Promise((resolve) => {
+      adapter.listen(() => {
+        if (++count === INSTANT) resolve();
+      });
+    });
+  } else if (burst > 0) {
     for (let i = 0; i < INSTANT; i++) if (adapter.tryRead() === undefined) await adapter.read();
   } else {
     for (let i = 0; i < INSTANT; i++) await adapter.read();
@@ -198,38 +242,47 @@ try {
   // Warm-up: JIT both paths once.
   await bareRound(base);
   await bareDrainRound(base);
+  await bareListenRound(base);
   await engineRound(base);
   const bare = [];
   const drain = [];
+  const listen = [];
   const engine = [];
   for (let i = 0; i < ROUNDS; i++) {
     // Rotate which side goes first, so that none always pays for another's garbage.
     const sides = [
       async () => bare.push(await bareRound(base)),
       async () => drain.push(await bareDrainRound(base)),
+      async () => listen.push(await bareListenRound(base)),
       async () => engine.push(await engineRound(base)),
     ];
-    for (let k = 0; k < 3; k++) await sides[(i + k) % 3]();
+    for (let k = 0; k < 4; k++) await sides[(i + k) % 4]();
   }
   const bareRate = median(bare);
   const drainRate = median(drain);
+  const listenRate = median(listen);
   const engineRate = median(engine);
   const rateRatio = median(engine.map((rate, i) => rate / bare[i]));
   const drainRatio = median(engine.map((rate, i) => rate / drain[i]));
-  const instant = { bare: [], engine: [], bareBurst: [], engineBurst: [] };
+  const listenRatio = median(engine.map((rate, i) => rate / listen[i]));
+  const instant = { bare: [], engine: [], bareBurst: [], engineBurst: [], bareListen: [], engineListen: [] };
   for (let i = 0; i < INSTANT_ROUNDS; i++) {
     const sides = [
       async () => instant.bare.push(await instantBare(0)),
       async () => instant.engine.push(await instantEngine(0)),
       async () => instant.bareBurst.push(await instantBare(BURST)),
       async () => instant.engineBurst.push(await instantEngine(BURST)),
+      async () => instant.bareListen.push(await instantBare(-1)),
+      async () => instant.engineListen.push(await instantEngine(-1)),
     ];
-    for (let k = 0; k < 4; k++) await sides[(i + k) % 4]();
+    for (let k = 0; k < 6; k++) await sides[(i + k) % 6]();
   }
   const instantBareMs = median(instant.bare);
   const instantEngineMs = median(instant.engine);
   const burstBareMs = median(instant.bareBurst);
   const burstEngineMs = median(instant.engineBurst);
+  const listenBareMs = median(instant.bareListen);
+  const listenEngineMs = median(instant.engineListen);
   const ns = (ms) => (ms * 1e6).toFixed(0);
   const mem = await memory(base);
   const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
@@ -239,11 +292,13 @@ try {
   console.log('|---|---|---|---|');
   console.log(`| messages/s, ws adapter (baseline: bare \`read()\` loop; engine: message hook; ratio: median of the per-round ratios) | ${fmt(bareRate)} | ${fmt(engineRate)} | ${rateRatio.toFixed(3)} |`);
   console.log(`| messages/s, ws adapter (baseline: bare loop draining with \`tryRead()\`, then \`read()\`) | ${fmt(drainRate)} | ${fmt(engineRate)} | ${drainRatio.toFixed(3)} |`);
+  console.log(`| messages/s, ws adapter (baseline: a bare listener, \`listen()\`) | ${fmt(listenRate)} | ${fmt(engineRate)} | ${listenRatio.toFixed(3)} |`);
   console.log(`| ns per message, in-memory adapter, \`read()\` only (no I/O: the engine's own cost) | ${ns(instantBareMs)} | ${ns(instantEngineMs)} | ${(instantEngineMs / instantBareMs).toFixed(2)} |`);
   console.log(`| ns per message, in-memory adapter, \`tryRead()\` bursts of ${BURST} (baseline drains the same way) | ${ns(burstBareMs)} | ${ns(burstEngineMs)} | ${(burstEngineMs / burstBareMs).toFixed(2)} |`);
+  console.log(`| ns per message, in-memory adapter, \`listen()\` (baseline: a bare listener) | ${ns(listenBareMs)} | ${ns(listenEngineMs)} | ${(listenEngineMs / listenBareMs).toFixed(2)} |`);
   console.log(`| heap per idle connection (baseline: bare ws adapter with a read pending; engine: engine + its ws adapter) | ${kib(mem.bare)} | ${kib(mem.connected)} | ${(mem.connected / mem.bare).toFixed(2)} |`);
   console.log(`| heap per engine created, not started | - | ${kib(mem.created)} | - |`);
-  console.log(`\nEngine overhead per idle connection: ${kib(mem.connected - mem.bare)}. Throughput cost against the bare \`read()\` loop: ${((1 - rateRatio) * 100).toFixed(1)}% (target: at most 5%; negative means the engine is faster); against a bare loop that drains with \`tryRead()\`: ${((1 - drainRatio) * 100).toFixed(1)}%. On the \`read()\` path the engine adds ${ns(instantEngineMs - instantBareMs)} ns per message, on the \`tryRead()\` path ${ns(burstEngineMs - burstBareMs)} ns.`);
+  console.log(`\nEngine overhead per idle connection: ${kib(mem.connected - mem.bare)}. Throughput cost against the bare \`read()\` loop: ${((1 - rateRatio) * 100).toFixed(1)}% (target: at most 5%; negative means the engine is faster); against a bare loop that drains with \`tryRead()\`: ${((1 - drainRatio) * 100).toFixed(1)}%; against a bare listener: ${((1 - listenRatio) * 100).toFixed(1)}%. On the \`read()\` path the engine adds ${ns(instantEngineMs - instantBareMs)} ns per message, on the \`tryRead()\` path ${ns(burstEngineMs - burstBareMs)} ns, listening ${ns(listenEngineMs - listenBareMs)} ns.`);
 } finally {
   peer.stop();
 }
