@@ -88,7 +88,8 @@ export class ReadQueue {
   push(message: Message): void {
     if (this.isFailed) return;
     const listener = this.listener;
-    if (listener !== undefined) {
+    // A read made while listening gets the next message first.
+    if (listener !== undefined && this.waiters.length === 0) {
       listener(message);
       return;
     }

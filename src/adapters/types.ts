@@ -156,6 +156,7 @@ export interface WebSocketConnectionAdapter {
    * - When the connection ends, the listener is called once with `undefined` and dropped; `read`
    *   then reports the close. A local close stops delivery at once (unread messages are dropped).
    * - `listen(undefined)` stops at once, also from inside the listener; later messages queue.
+   * - A `read` made while listening (from inside the listener, say) takes the next message.
    * - The listener must not throw.
    */
   listen?(listener: ((message: Message | undefined) => void) | undefined): boolean;

@@ -482,16 +482,32 @@ export function describeAdapterContract(options: AdapterContractOptions): void {
       it('stops at once when the listener calls listen(undefined): the rest queue in order', async () => {
         const connection = await open();
         const got: Message[] = [];
+        let first!: () => void;
+        const firstCame = new Promise<void>((resolve) => (first = resolve));
         expect(
           listen((message) => {
             got.push(message!);
             listen(undefined);
+            first();
           }),
         ).toBe(true);
         for (let i = 0; i < 4; i++) await connection.send(MessageType.Text, `m${i}`);
+        await firstCame;
         for (let i = 1; i < 4; i++) expectMessage(await adapter.read(), MessageType.Text, `m${i}`);
         expect(got).toHaveLength(1);
         expectMessage(got[0]!, MessageType.Text, 'm0');
+      });
+
+      it('gives the next message to a read made while listening, the later ones to the listener', async () => {
+        const connection = await open();
+        const r = recorder();
+        expect(listen(r.listener)).toBe(true);
+        const pending = adapter.read();
+        await connection.send(MessageType.Text, 'for the read');
+        await connection.send(MessageType.Text, 'for the listener');
+        expectMessage(await pending, MessageType.Text, 'for the read');
+        await r.until(1);
+        expectMessage(r.got[0]!, MessageType.Text, 'for the listener');
       });
 
       it('calls the listener once with undefined when the server closes; read then reports the close', async () => {
