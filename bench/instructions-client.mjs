@@ -1,7 +1,8 @@
 // One scenario of bench/instructions.mjs, run under callgrind: N messages (or requests) against
 // the peer at ws://127.0.0.1:PORT, then exit at once (no close handshake to count).
 //   node bench/instructions-client.mjs <scenario> <n> <port>
-// Scenarios: ws-receive, engine-receive (1 KiB binary from /blast), ws-send, engine-send (1 KiB
+// Scenarios: ws-receive, adapter-receive (a bare listener on the ws adapter), engine-receive (1 KiB
+// binary from /blast), ws-send, engine-send (1 KiB
 // binary to /sink, waiting for the send callback or promise every 256), rpc-bare, rpc-engine,
 // rpc-requester (32 requests in flight on /echo, with the JSON of rpc.bench.mjs: by hand over
 // the ws adapter, by hand over an engine, through createRequester).
@@ -89,8 +90,17 @@ async function rpc(kind) {
   );
 }
 
+async function adapterWs(url, onMessage) {
+  const adapter = createWsAdapter();
+  await adapter.dial(url);
+  const listener = (message) => {
+    if (message !== undefined) onMessage(message.data);
+  };
+  while (!adapter.listen(listener)) listener(adapter.tryRead() ?? (await adapter.read()));
+}
+
 if (scenario.endsWith('-receive')) {
-  const make = scenario.startsWith('ws') ? bareWs : engineWs;
+  const make = scenario.startsWith('ws') ? bareWs : scenario.startsWith('adapter') ? adapterWs : engineWs;
   let got = 0;
   await new Promise((done) => {
     void make(`${base}/blast?size=1024&count=${N}&type=binary`, () => {

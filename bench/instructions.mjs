@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 
 const SCENARIOS = {
   'ws-receive': [20_000, 120_000],
+  'adapter-receive': [20_000, 120_000],
   'engine-receive': [20_000, 120_000],
   'ws-send': [20_000, 120_000],
   'engine-send': [20_000, 120_000],
