@@ -15,7 +15,6 @@
  * error, on close, on close error, on restart error); each gets the connection's adapter, `send()`,
  * `restart()`, `exit()` and its id.
  */
-import { InvalidArgumentError } from '../adapters/errors.js';
 import { abortReason } from '../adapters/signals.js';
 import type { StatusCode } from '../adapters/status-codes.js';
 import {
@@ -157,10 +156,10 @@ export interface OpenInfo {
   readonly handshake: HandshakeResponse;
 }
 
-/** An extra open hook (see {@link Engine.addOpenHook}). */
+/** An extra open hook (see `addOpenHook(engine, hook)`). */
 export type OpenHook = (ctx: HookContext) => void | Promise<void>;
 
-/** An inbound message filter (see {@link Engine.intercept}); `true` consumes the message. */
+/** An inbound message filter (see `intercept(engine, filter)`); `true` consumes the message. */
 export type MessageFilter = (message: Message, ctx: HookContext) => boolean;
 
 /** Options for `start()`. */
@@ -214,15 +213,6 @@ const OPTION_KEYS: ReadonlySet<string> = /* @__PURE__ */ new Set<string>([
   'closeTimeout',
   'tracing',
 ] satisfies ReadonlyArray<keyof EngineOptions>);
-
-function without<T>(list: readonly T[], item: T): readonly T[] {
-  const index = list.indexOf(item);
-  return index < 0 ? list : [...list.slice(0, index), ...list.slice(index + 1)];
-}
-
-function checkFunction(name: string, value: unknown): void {
-  if (typeof value !== 'function') throw new InvalidArgumentError(`${name} expects a function, got ${typeof value}`);
-}
 
 /** Validate the options once, naming the option; resolve the parts the engine shares. */
 function createContext(options: EngineOptions): EngineContext {
@@ -403,35 +393,6 @@ export class Engine {
   /** Send a binary message. */
   sendBinary(data: Uint8Array | ArrayBuffer, options?: SendOptions): Promise<void> {
     return send(this.ctx, MessageType.Binary, data, options);
-  }
-
-  /**
-   * Add an open hook for a protocol layer. Hooks run after the options' `onOpen`, in
-   * registration order, with its rules: bounded by `reconnect.openTimeout`, a throw fails the
-   * attempt, sends inside go out before the outbox is flushed. Returns a function that removes it.
-   */
-  addOpenHook(hook: OpenHook): () => void {
-    checkFunction('addOpenHook', hook);
-    const ctx = this.ctx;
-    ctx.openHooks = [...ctx.openHooks, hook];
-    return () => {
-      ctx.openHooks = without(ctx.openHooks, hook);
-    };
-  }
-
-  /**
-   * Add an inbound message filter for a protocol layer. Filters see every message, in order,
-   * before it is delivered (hooks, events, iterators), in registration order; one that returns
-   * `true` consumes the message: it is not delivered and later filters do not see it. A throw
-   * is reported as an `error` and the message goes on. Returns a function that removes it.
-   */
-  intercept(filter: MessageFilter): () => void {
-    checkFunction('intercept', filter);
-    const ctx = this.ctx;
-    ctx.filters = [...ctx.filters, filter];
-    return () => {
-      ctx.filters = without(ctx.filters, filter);
-    };
   }
 
   /**
