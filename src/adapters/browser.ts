@@ -185,17 +185,17 @@ class BrowserConnection implements CoreConnection {
   /** Resolves on the socket's "close" event. */
   readonly closed = deferred<void>();
   private phase: Phase = 'connecting';
-  private readonly resolved: ResolvedOptions;
+  private readonly opts: ResolvedOptions;
   private readonly url: string;
   private readonly writes: WriteQueue<PendingWrite<string | Uint8Array>>;
   /** The error pending reads get once a local close() finishes. */
-  private deferredError: WebSocketCloseError | undefined;
-  private pollTimer: ReturnType<typeof setTimeout> | undefined;
+  private heldError: WebSocketCloseError | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(socket: WhatwgWebSocket, url: string, options: ResolvedOptions) {
     this.socket = socket;
     this.url = url;
-    this.resolved = options;
+    this.opts = options;
     this.writes = new WriteQueue(() => this.stopPolling());
     this.queue = new ReadQueue({
       highWaterMessages: options.readQueue.messages,
@@ -285,7 +285,7 @@ class BrowserConnection implements CoreConnection {
     this.stopPolling();
     // The close event's code is 1006 when no close frame was received (RFC 6455 section 7.1.5),
     // 1005 when the frame had no code; WebSocketCloseError derives wasClean from it.
-    if (!this.deferredError) this.queue.fail(new WebSocketCloseError(code, reason));
+    if (!this.heldError) this.queue.fail(new WebSocketCloseError(code, reason));
     this.writes.fail(new ConnectionClosedError(`The connection closed with ${code}`));
     for (const type of EVENTS) this.socket.removeEventListener(type, this);
     this.closed.resolve();
@@ -311,11 +311,11 @@ class BrowserConnection implements CoreConnection {
     this.stopPolling();
     this.writes.fail(new ConnectionClosedError('The connection is closing'));
     const error = new WebSocketCloseError(code, errorReason);
-    if (defer) this.deferredError = error;
+    if (defer) this.heldError = error;
     else this.queue.fail(error, drop);
     let wire = 1000;
     try {
-      wire = mapCloseCode(code, this.resolved.closeCodeMapping);
+      wire = mapCloseCode(code, this.opts.closeCodeMapping);
     } catch {
       // Only the adapter's own closes (overflow, Blob) get here: close() checked the mapping
       // before; a mapping function that refuses their code gets a normal closure instead.
@@ -340,10 +340,10 @@ class BrowserConnection implements CoreConnection {
   async close(code: number, reason: string, signal: AbortSignal | undefined): Promise<void> {
     this.shut(code, reason, true, true);
     try {
-      await waitClosed(this.closed.promise, this.resolved.closeTimeout, signal);
+      await waitClosed(this.closed.promise, this.opts.closeTimeout, signal);
     } finally {
       // End the deferred local close: pending reads reject, queued messages are dropped.
-      if (this.deferredError) this.queue.fail(this.deferredError, true);
+      if (this.heldError) this.queue.fail(this.heldError, true);
     }
   }
 
@@ -355,17 +355,12 @@ class BrowserConnection implements CoreConnection {
   write(type: MessageType, payload: string | Uint8Array, signal: AbortSignal | undefined): Promise<void> {
     // WHATWG send() picks the frame type from the argument: text must go as a string.
     const data = type === MessageType.Text && typeof payload !== 'string' ? textDecoder.decode(payload) : payload;
-    if (this.writes.length === 0 && this.socket.bufferedAmount <= this.resolved.writeHighWaterMark) {
+    if (this.writes.length === 0 && this.socket.bufferedAmount <= this.opts.writeHighWaterMark) {
       return this.send(data);
     }
     const queued = queueWrite(this.writes, data, signal);
     this.poll();
     return queued;
-  }
-
-  ping(): Promise<void> {
-    // Never called: the core answers ping() itself, as a WHATWG WebSocket has no ping frames.
-    return Promise.reject(new UnsupportedOperationError(NO_PING));
   }
 
   private send(data: string | Uint8Array): Promise<void> {
@@ -382,15 +377,15 @@ class BrowserConnection implements CoreConnection {
   // WHATWG WebSocket has no drain event (its bufferedAmount only ever goes down silently),
   // so a waiting write checks it on a timer.
   private poll(): void {
-    if (this.pollTimer !== undefined) return;
-    this.pollTimer = setTimeout(() => {
-      this.pollTimer = undefined;
+    if (this.timer !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
       this.flush();
-    }, this.resolved.drainPollInterval);
+    }, this.opts.drainPollInterval);
   }
 
   private flush(): void {
-    while (this.writes.length > 0 && this.phase === 'open' && this.socket.bufferedAmount <= this.resolved.writeHighWaterMark) {
+    while (this.writes.length > 0 && this.phase === 'open' && this.socket.bufferedAmount <= this.opts.writeHighWaterMark) {
       const pending = this.writes.shift()!;
       this.send(pending.item).then(pending.resolve, pending.reject);
     }
@@ -398,31 +393,30 @@ class BrowserConnection implements CoreConnection {
   }
 
   private stopPolling(): void {
-    if (this.pollTimer !== undefined) clearTimeout(this.pollTimer);
-    this.pollTimer = undefined;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
   }
 }
-
-const NO_PING = 'A WHATWG WebSocket cannot send ping frames; use an application-level heartbeat';
 
 /**
  * A {@link WebSocketConnectionAdapter} over a WHATWG `WebSocket`. See the module comment and
  * docs/browser.md for where the WHATWG API cannot meet the contract.
  */
 export class BrowserAdapter extends AdapterCore<BrowserConnection, WhatwgWebSocket> {
-  private readonly resolved: ResolvedOptions;
+  private readonly opts: ResolvedOptions;
   /** The connection being dialled. */
-  private dialingConnection: BrowserConnection | undefined;
+  private dialed: BrowserConnection | undefined;
 
   constructor(options: BrowserAdapterOptions = {}) {
     const resolved = resolveOptions(options);
-    super({ handshakeTimeout: resolved.handshakeTimeout, pingFrames: false, noPingMessage: NO_PING });
-    this.resolved = resolved;
+    // No ping frames in the WHATWG API: the core's ping() rejects with UnsupportedOperationError.
+    super({ handshakeTimeout: resolved.handshakeTimeout, pingFrames: false });
+    this.opts = resolved;
   }
 
   protected override checkDial(_url: URL, options: DialOptions): void {
     const headerNames = Object.keys(options.headers ?? {});
-    if (headerNames.length > 0 && this.resolved.requestHeaders === 'reject') {
+    if (headerNames.length > 0 && this.opts.requestHeaders === 'reject') {
       throw new UnsupportedOperationError(
         `A WHATWG WebSocket cannot send request headers (${headerNames.join(', ')}); ` +
           "pass credentials in the URL or a subprotocol, or set the option requestHeaders: 'ignore'",
@@ -436,17 +430,17 @@ export class BrowserAdapter extends AdapterCore<BrowserConnection, WhatwgWebSock
 
   protected override checkCloseCode(code: number): void {
     // A mapping function returning a code the browser refuses fails here, before closing.
-    mapCloseCode(code, this.resolved.closeCodeMapping);
+    mapCloseCode(code, this.opts.closeCodeMapping);
   }
 
   protected override dialingRuntime(): WhatwgWebSocket | undefined {
-    return this.dialingConnection?.socket;
+    return this.dialed?.socket;
   }
 
   protected async open(url: URL, options: DialOptions, signal: AbortSignal): Promise<OpenedConnection<BrowserConnection>> {
     let socket: WhatwgWebSocket;
     try {
-      socket = new this.resolved.WebSocket(url.href, [...(options.protocols ?? [])]);
+      socket = new this.opts.WebSocket(url.href, [...(options.protocols ?? [])]);
     } catch (error) {
       // WHATWG constructor: SyntaxError for a bad URL or subprotocol list, SecurityError for
       // a blocked port or mixed content.
@@ -455,13 +449,13 @@ export class BrowserAdapter extends AdapterCore<BrowserConnection, WhatwgWebSock
       }
       throw new HandshakeError(`The WebSocket constructor refused ${url.href}`, { cause: error });
     }
-    const connection = new BrowserConnection(socket, url.href, this.resolved);
-    this.dialingConnection = connection;
+    const connection = new BrowserConnection(socket, url.href, this.opts);
+    this.dialed = connection;
     try {
       const response = await raceSignal(connection.opened.promise, signal, () => connection.abandon());
       return { connection, response };
     } finally {
-      if (this.dialingConnection === connection) this.dialingConnection = undefined;
+      if (this.dialed === connection) this.dialed = undefined;
     }
   }
 }

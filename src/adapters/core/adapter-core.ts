@@ -32,8 +32,8 @@ export interface CoreConnection {
   tryRead(): Message | undefined;
   /** Called only while `open`, with checked data and a signal that is not aborted. */
   write(type: MessageType, payload: string | Uint8Array, signal: AbortSignal | undefined): Promise<void>;
-  /** Called only while `open`, with a signal that is not aborted. */
-  ping(signal: AbortSignal | undefined): Promise<void>;
+  /** Called only while `open`, with a signal that is not aborted; absent when there are no ping frames. */
+  ping?(signal: AbortSignal | undefined): Promise<void>;
   /** Called only while `open`, with a checked code and reason (see the contract's `close`). */
   close(code: number, reason: string, signal: AbortSignal | undefined): Promise<void>;
   /**
@@ -60,11 +60,9 @@ export interface CoreSettings {
   readonly handshakeTimeout: number | undefined;
   /** Whether the transport can send ping frames; otherwise `ping` rejects with `UnsupportedOperationError`. */
   readonly pingFrames: boolean;
-  /** What `ping` says when it cannot send ping frames. */
-  readonly noPingMessage?: string;
 }
 
-interface Dialing {
+export interface Dialing {
   readonly controller: AbortController;
   /** Settles (never rejects) once the dial did. */
   readonly settled: Promise<void>;
@@ -77,8 +75,10 @@ interface Dialing {
  * completed first, that connection is closed like any open one).
  */
 export abstract class AdapterCore<C extends CoreConnection, R = unknown> implements WebSocketConnectionAdapter {
-  private live: C | undefined;
-  private dialing: Dialing | undefined;
+  /** The current connection (open, closing or closed), if any. */
+  protected live: C | undefined;
+  /** The dial in progress, if any. */
+  protected dialing: Dialing | undefined;
   private readonly settings: CoreSettings;
 
   protected constructor(settings: CoreSettings) {
@@ -104,16 +104,6 @@ export abstract class AdapterCore<C extends CoreConnection, R = unknown> impleme
   /** What `underlying()` returns while a dial is in progress (the socket being dialled, if exposed). */
   protected dialingRuntime(): R | undefined {
     return undefined;
-  }
-
-  /** The current connection (open, closing or closed), if any. */
-  protected get activeConnection(): C | undefined {
-    return this.live;
-  }
-
-  /** Whether a dial is in progress. */
-  protected get dialInProgress(): boolean {
-    return this.dialing !== undefined;
   }
 
   dial(url: string | URL, options: DialOptions = NO_OPTIONS): Promise<HandshakeResponse> {
@@ -195,12 +185,13 @@ export abstract class AdapterCore<C extends CoreConnection, R = unknown> impleme
 
   ping(options: OperationOptions = NO_OPTIONS): Promise<void> {
     if (!this.settings.pingFrames) {
-      return Promise.reject(new UnsupportedOperationError(this.settings.noPingMessage ?? 'This adapter cannot send ping frames'));
+      // Only a WHATWG WebSocket has none.
+      return Promise.reject(new UnsupportedOperationError('This adapter cannot send ping frames; use an application-level heartbeat'));
     }
     const connection = this.live;
     if (connection?.state !== 'open') return Promise.reject(this.notOpen('ping'));
     if (options.signal?.aborted) return Promise.reject(abortReason(options.signal));
-    return connection.ping(options.signal);
+    return connection.ping!(options.signal);
   }
 
   read(options: OperationOptions = NO_OPTIONS): Promise<Message> {
