@@ -35,6 +35,7 @@ import {
   oneOfOption,
   optionsObject,
   refuseUnknownOptions,
+  RENAMED,
   resolveCommonOptions,
   type CommonAdapterOptions,
   type ReadQueueLimits,
@@ -127,7 +128,7 @@ function resolveOptions(options: BrowserAdapterOptions): ResolvedOptions {
   const overflow = oneOfOption('readQueue.overflow', queue.overflow, ['close', 'buffer'], 'close');
   const common = resolveCommonOptions(given, queue);
   const readQueue = { ...common.readQueue, overflow };
-  refuseUnknownOptions(queue, (key) => Object.hasOwn(readQueue, key), 'readQueue.');
+  refuseUnknownOptions(queue, (key) => Object.hasOwn(readQueue, key), 'readQueue.', RENAMED);
   const resolved: ResolvedOptions = {
     ...common,
     readQueue,
@@ -137,7 +138,7 @@ function resolveOptions(options: BrowserAdapterOptions): ResolvedOptions {
     closeCodeMapping: mapping as CloseCodeMapping,
     requestHeaders: oneOfOption('requestHeaders', given.requestHeaders, ['reject', 'ignore'], 'reject'),
   };
-  refuseUnknownOptions(given, (key) => Object.hasOwn(resolved, key));
+  refuseUnknownOptions(given, (key) => Object.hasOwn(resolved, key), '', RENAMED);
   return resolved;
 }
 

@@ -31,7 +31,7 @@ import type { EngineContext } from './context.js';
 import { Dispatcher, resolveConcurrency, type DeliveryOptions } from './delivery.js';
 import { InvalidOptionError, type HeartbeatTimeoutError } from './errors.js';
 import { TypedEmitter } from './events.js';
-import { expectOption, numberOption } from './options.js';
+import { expectOption, numberOption, refuseUnknownOptions } from './options.js';
 import { resolveHeartbeatOptions, type HeartbeatOptions } from './heartbeat.js';
 import { Metrics, type MetricsSnapshot } from './metrics.js';
 import type { Outbox } from './outbox.js';
@@ -217,9 +217,7 @@ const OPTION_KEYS: ReadonlySet<string> = /* @__PURE__ */ new Set<string>([
 /** Validate the options once, naming the option; resolve the parts the engine shares. */
 function createContext(options: EngineOptions): EngineContext {
   expectOption(options !== null && typeof options === 'object', 'options', 'an object', options);
-  for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.has(key)) throw new InvalidOptionError(key, 'not an option');
-  }
+  refuseUnknownOptions(options as unknown as Readonly<Record<string, unknown>>, (key) => OPTION_KEYS.has(key));
   const url = options.url;
   if (typeof url === 'string' || url instanceof URL) {
     try {
