@@ -95,10 +95,10 @@ export class Heartbeat {
    * the probe that is out (`probing`), or the end of the allowed silence (`traffic` mode).
    */
   private readonly timer = new Timer();
-  private probeController: AbortController | undefined;
+  private pinging: AbortController | undefined;
   private sentAt = 0;
   private phase: HeartbeatPhase = 'waiting';
-  private lastTraffic = 0;
+  private heard = 0;
   /** Whether inbound messages matter to this heartbeat (message and traffic modes): lets the reader skip the call. */
   watchesMessages: boolean;
 
@@ -118,8 +118,8 @@ export class Heartbeat {
   stop(): void {
     this.phase = 'stopped';
     this.timer.cancel();
-    this.probeController?.abort();
-    this.probeController = undefined;
+    this.pinging?.abort();
+    this.pinging = undefined;
   }
 
   /**
@@ -129,7 +129,7 @@ export class Heartbeat {
   onMessage(message: Message): boolean {
     if (this.mode === 'traffic') {
       // Only a time stamp per message: the timer checks it when it fires.
-      this.lastTraffic = Date.now();
+      this.heard = Date.now();
       return false;
     }
     if (this.mode !== 'message') return false;
@@ -147,11 +147,11 @@ export class Heartbeat {
       this.timer.arm(this.options.interval, () => this.probe());
       return;
     }
-    this.lastTraffic = Date.now();
+    this.heard = Date.now();
     const limit = this.options.interval + this.options.timeout;
     const watch = (ms: number): void =>
       this.timer.arm(ms, () => {
-        const silent = Date.now() - this.lastTraffic;
+        const silent = Date.now() - this.heard;
         if (silent >= limit) this.die(limit);
         else watch(limit - silent);
       });
@@ -166,16 +166,16 @@ export class Heartbeat {
     this.timer.arm(timeout, () => this.die(timeout));
     if (this.mode === 'ping') {
       const controller = new AbortController();
-      this.probeController = controller;
+      this.pinging = controller;
       this.probes.ping(controller.signal).then(
         () => {
-          if (this.probeController !== controller) return;
-          this.probeController = undefined;
+          if (this.pinging !== controller) return;
+          this.pinging = undefined;
           this.answered();
         },
         (error: unknown) => {
-          if (this.probeController !== controller) return;
-          this.probeController = undefined;
+          if (this.pinging !== controller) return;
+          this.pinging = undefined;
           if (error instanceof UnsupportedOperationError) this.fallBack();
           else if (error instanceof ConnectionClosedError || error instanceof WebSocketCloseError) {
             this.stop();
