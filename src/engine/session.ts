@@ -11,7 +11,7 @@ import { normalizeWriteData, parseWebSocketUrl } from '../adapters/validation.js
 import type { EngineContext } from './context.js';
 import type { CloseChoice, CloseInfo, HookContext, SendOptions } from './engine.js';
 import { EngineStoppedError, NotConnectedError, OpenTimeoutError, RestartRequestedError, type HeartbeatTimeoutError } from './errors.js';
-import { Heartbeat } from './heartbeat.js';
+import { startHeartbeat, type Heartbeat } from './heartbeat.js';
 import { byteLength } from './metrics.js';
 import { read } from './reader.js';
 import type { SessionPhase } from './state.js';
@@ -225,27 +225,18 @@ export async function serve(session: Session): Promise<End> {
     handshake: session.ctx.handshake,
   });
   if (ctx.heartbeat.mode !== 'off' && !session.done) {
-    const { adapter } = session;
-    const heartbeat = (session.heartbeat = new Heartbeat(
-      ctx.heartbeat,
-      {
-        ping: (signal) => adapter.ping({ signal }),
-        send: (message) => adapter.write(message.type, message.data),
+    session.heartbeat = startHeartbeat(ctx.heartbeat, session.adapter, {
+      dead: (error) => {
+        metrics.heartbeatTimeouts++;
+        events.emit('heartbeat-timeout', error, session.id);
+        session.end({ kind: 'heartbeat', error });
       },
-      {
-        dead: (error) => {
-          metrics.heartbeatTimeouts++;
-          events.emit('heartbeat-timeout', error, session.id);
-          session.end({ kind: 'heartbeat', error });
-        },
-        rtt: (rttMs) => {
-          metrics.lastRttMs = rttMs;
-          events.emit('pong', rttMs);
-        },
-        gone: (error) => session.end({ kind: 'lost', error }),
+      rtt: (rttMs) => {
+        metrics.lastRttMs = rttMs;
+        events.emit('pong', rttMs);
       },
-    ));
-    heartbeat.start();
+      gone: (error) => session.end({ kind: 'lost', error }),
+    });
   }
   void read(session);
   if (flushing) {
