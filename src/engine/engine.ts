@@ -38,7 +38,7 @@ import type { Outbox } from './outbox.js';
 import { ReadGate } from './reader.js';
 import { ReconnectPolicy, type ReconnectOptions, type RetryInfo } from './reconnect-policy.js';
 import { send } from './session.js';
-import { EngineState, StateMachine } from './state.js';
+import type { EngineState } from './state.js';
 import { Supervisor } from './supervisor.js';
 import { MAX_DELAY } from './timers.js';
 import type { EngineTracing } from './tracing.js';
@@ -260,7 +260,7 @@ function createContext(options: EngineOptions): EngineContext {
     closeTimeout,
     outbox,
     tracing,
-    machine: new StateMachine((to, from) => events.emit('state', to, from)),
+    state: 'idle',
     events,
     metrics: new Metrics(),
     dispatcher: new Dispatcher(resolveConcurrency(options.delivery), report),
@@ -290,7 +290,7 @@ export class Engine {
 
   /** The current lifecycle state. */
   get state(): EngineState {
-    return this.ctx.machine.state;
+    return this.ctx.state;
   }
 
   /** Whether delivery is paused. */
@@ -407,11 +407,11 @@ export class Engine {
 
   /** A snapshot of the counters. */
   metrics(): MetricsSnapshot {
-    const { metrics, session, outbox, machine } = this.ctx;
+    const { metrics, session, outbox, state } = this.ctx;
     const open = session !== undefined && session.phase !== 'opening' && session.phase !== 'ended';
     return {
       ...metrics,
-      state: machine.state,
+      state,
       connectionId: this.connectionId,
       uptimeMs: open ? Date.now() - session.openedAt : 0,
       queuedMessages: outbox ? outbox.length : 0,

@@ -14,7 +14,7 @@ import { EngineStoppedError, NotConnectedError, OpenTimeoutError, RestartRequest
 import { startHeartbeat, type Heartbeat } from './heartbeat.js';
 import { byteLength } from './metrics.js';
 import { read } from './reader.js';
-import type { SessionPhase } from './state.js';
+import { moveTo, type SessionPhase } from './state.js';
 
 /** Why a connection ended. */
 export type End =
@@ -73,7 +73,7 @@ export class Session {
   end(end: End): void {
     if (this.phase === 'ended') return;
     this.phase = 'ended';
-    if (this.engine.session === this) this.engine.machine.to('closing');
+    if (this.engine.session === this) moveTo(this.engine, 'closing');
     this.ended.resolve(end);
   }
 
@@ -149,7 +149,7 @@ export function send(ctx: EngineContext, type: MessageType, data: WriteData, opt
   if (session !== undefined && (session.phase === 'open' || session.phase === 'opening')) {
     return session.write(type, data, options.signal);
   }
-  const state = ctx.machine.state;
+  const state = ctx.state;
   const stopping = ctx.life.signal.aborted;
   if (ctx.outbox && state !== 'stopped' && !stopping) {
     try {
@@ -165,7 +165,7 @@ export function send(ctx: EngineContext, type: MessageType, data: WriteData, opt
 /** One attempt: dial, then the open hooks, within `openTimeout`; aborted with `parent`. */
 export async function open(ctx: EngineContext, attempt: number, reconnect: boolean, parent: AbortSignal): Promise<Session> {
   if (parent.aborted) throw parent.reason;
-  ctx.machine.to('connecting');
+  moveTo(ctx, 'connecting');
   ctx.events.emit('connecting', { attempt });
   const { options, policy } = ctx;
   const controller = new AbortController();
@@ -217,7 +217,7 @@ export async function serve(session: Session): Promise<End> {
   if (session.reconnect) metrics.reconnects++;
   const flushing = outbox !== undefined && outbox.length > 0;
   session.phase = flushing ? 'flushing' : 'open';
-  ctx.machine.to('open');
+  moveTo(ctx, 'open');
   events.emit('open', {
     attempt: session.attempt,
     reconnect: session.reconnect,

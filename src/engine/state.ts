@@ -17,6 +17,8 @@
  * the read loop's part in the read gate is its {@link ReaderPhase}, and its heartbeat's is its
  * {@link HeartbeatPhase}.
  */
+import type { EngineContext } from './context.js';
+
 export const EngineState = {
   Idle: 'idle',
   Connecting: 'connecting',
@@ -42,22 +44,16 @@ export function canTransition(from: EngineState, to: EngineState): boolean {
 }
 
 /**
- * Holds the current state and reports each change. It does not check transitions at run time
- * (a transition outside the diagram would be a bug of the engine, not of its user, and the check
- * cost every app its table): the engine's tests check every transition with {@link canTransition}.
+ * Move the engine of `ctx` to `to` and emit `state`; a no-op when already there. Transitions
+ * are not checked at run time (one outside the diagram would be a bug of the engine, not of its
+ * user, and the check would cost every app its table): the engine's tests check every transition
+ * with {@link canTransition}.
  */
-export class StateMachine {
-  state: EngineState = 'idle';
-
-  constructor(private readonly onChange: (to: EngineState, from: EngineState) => void) {}
-
-  /** Move to `to`; a no-op when already there. */
-  to(to: EngineState): void {
-    const from = this.state;
-    if (from === to) return;
-    this.state = to;
-    this.onChange(to, from);
-  }
+export function moveTo(ctx: EngineContext, to: EngineState): void {
+  const from = ctx.state;
+  if (from === to) return;
+  ctx.state = to;
+  ctx.events.emit('state', to, from);
 }
 
 /**
