@@ -386,7 +386,7 @@ export class BrowserAdapter extends AdapterCore<BrowserConnection, WhatwgWebSock
     if (headerNames.length > 0 && this.opts.requestHeaders === 'reject') {
       throw new UnsupportedOperationError(
         `A WHATWG WebSocket cannot send request headers (${headerNames.join(', ')}); ` +
-          "pass credentials in the URL or a subprotocol, or set the option requestHeaders: 'ignore'",
+          "pass credentials in the URL or a subprotocol, or set requestHeaders: 'ignore'",
       );
     }
     const protocols = options.protocols ?? [];

@@ -236,11 +236,11 @@ function createContext(options: EngineOptions): EngineContext {
   expectOption(
     outbox === undefined || typeof (outbox as Partial<Outbox>).enqueue === 'function',
     'outbox',
-    'an outbox made by createOutbox({ maxMessages, maxBytes, ttl })',
+    'an outbox made by createOutbox()',
     outbox,
   );
   const tracing = options.tracing || undefined;
-  expectOption(tracing === undefined || typeof tracing.connect === 'function', 'tracing', 'tracing made by otelTracing(tracer?) or false', tracing);
+  expectOption(tracing === undefined || typeof tracing.connect === 'function', 'tracing', 'otelTracing() or false', tracing);
   const events: TypedEmitter<EngineEvents> = new TypedEmitter<EngineEvents>((error, event) => {
     // A throwing 'error' listener must not recurse into itself: surface it as an uncaught error.
     if (event === 'error') {
@@ -251,7 +251,7 @@ function createContext(options: EngineOptions): EngineContext {
   });
   const report = (error: unknown): void => {
     if (events.has('error')) events.emit('error', error);
-    else globalThis.console?.error('wsengine: a hook or listener threw (listen to the engine\'s "error" event to handle it):', error);
+    else globalThis.console?.error('wsengine: a hook or listener threw (listen to "error" to handle it):', error);
   };
   const ctx: EngineContext = {
     options,
