@@ -15,7 +15,7 @@
  * error, on close, on close error, on restart error); each gets the connection's adapter, `send()`,
  * `restart()`, `exit()` and its id.
  */
-import { abortReason } from '../adapters/signals.js';
+import { abortReason, onAbort } from '../adapters/signals.js';
 import type { StatusCode } from '../adapters/status-codes.js';
 import {
   MessageType,
@@ -335,14 +335,12 @@ export class Engine {
     const starting = supervisor.start();
     if (signal === undefined || !supervisor.isStarting(starting)) return starting;
     return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
+      const settle = onAbort(signal, () => {
         // Once the first connection is open (its promise about to resolve), the signal is moot.
         if (!supervisor.isStarting(starting)) return;
         reject(abortReason(signal));
         void supervisor.stop();
-      };
-      const settle = (): void => signal.removeEventListener('abort', onAbort);
-      signal.addEventListener('abort', onAbort, { once: true });
+      });
       starting.then(
         () => {
           settle();

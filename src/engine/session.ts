@@ -5,7 +5,7 @@
  * when to make one; the session does not retry.
  */
 import { ConnectionClosedError, InvalidArgumentError, WebSocketCloseError } from '../adapters/errors.js';
-import { deferred, NO_OPTIONS, noop, raceSignal } from '../adapters/signals.js';
+import { deferred, NO_OPTIONS, noop, onAbort, raceSignal } from '../adapters/signals.js';
 import { MessageType, type HandshakeResponse, type Message, type WebSocketConnectionAdapter, type WriteData } from '../adapters/types.js';
 import { normalizeWriteData, parseWebSocketUrl } from '../adapters/validation.js';
 import type { EngineContext } from './context.js';
@@ -170,8 +170,7 @@ export async function open(ctx: EngineContext, attempt: number, reconnect: boole
   const { options, policy } = ctx;
   const controller = new AbortController();
   const { signal } = controller;
-  const onAbort = (): void => controller.abort(parent.reason);
-  parent.addEventListener('abort', onAbort, { once: true });
+  const off = onAbort(parent, () => controller.abort(parent.reason));
   const timeout = globalThis.setTimeout(() => controller.abort(new OpenTimeoutError(policy.openTimeout)), policy.openTimeout);
   let session: Session | undefined;
   let span: ((error?: unknown) => void) | undefined;
@@ -204,7 +203,7 @@ export async function open(ctx: EngineContext, attempt: number, reconnect: boole
     throw failure;
   } finally {
     globalThis.clearTimeout(timeout);
-    parent.removeEventListener('abort', onAbort);
+    off();
   }
 }
 

@@ -14,7 +14,7 @@ import pRetry from 'p-retry';
 import type { EngineContext } from './context.js';
 import { EngineStoppedError, RetriesExhaustedError } from './errors.js';
 import { open, serve, type Session } from './session.js';
-import { deferred, noop, type Deferred } from '../adapters/signals.js';
+import { deferred, noop, onAbort, type Deferred } from '../adapters/signals.js';
 import { moveTo } from './state.js';
 import { sleep } from './timers.js';
 
@@ -139,8 +139,7 @@ export class Supervisor {
     if (life.aborted) throw life.reason;
     const controller = (this.waits = new AbortController());
     const { signal } = controller;
-    const onLife = (): void => controller.abort(life.reason);
-    life.addEventListener('abort', onLife, { once: true });
+    const off = onAbort(life, () => controller.abort(life.reason));
     const lost = cause.kind === 'lost' || cause.kind === 'heartbeat';
     // The loss is the outage's first failure (p-retry's attempt 1); attempts to connect follow.
     const losses = lost ? 1 : 0;
@@ -207,7 +206,7 @@ export class Supervisor {
       if (refused || raw || !(error instanceof AttemptFailure)) throw failure;
       throw new RetriesExhaustedError(made, failure);
     } finally {
-      life.removeEventListener('abort', onLife);
+      off();
       // Nothing to abort between outages: an idle engine keeps no controller of its own.
       if (this.waits === controller) this.waits = undefined;
     }

@@ -3,6 +3,7 @@
  * so the engine runs in browsers and fake clocks (vitest's) drive it. No `AbortSignal.timeout()`:
  * fake clocks do not reach it.
  */
+import { onAbort } from '../adapters/signals.js';
 
 /**
  * The longest delay a timer takes (2^31 - 1 ms, about 24.8 days): setTimeout fires a longer one
@@ -15,15 +16,14 @@ export const MAX_DELAY = 2 ** 31 - 1;
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => {
-      globalThis.clearTimeout(handle);
-      reject(signal.reason);
-    };
     const handle = globalThis.setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
+      off();
       resolve();
     }, Math.min(ms, MAX_DELAY));
-    signal.addEventListener('abort', onAbort, { once: true });
+    const off = onAbort(signal, () => {
+      globalThis.clearTimeout(handle);
+      reject(signal.reason);
+    });
   });
 }
 

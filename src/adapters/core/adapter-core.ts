@@ -8,7 +8,7 @@
  * Browser-safe: nothing here needs Node.
  */
 import { ConnectionClosedError, InvalidStateError, TimeoutError, UnsupportedOperationError } from '../errors.js';
-import { abortReason, NO_OPTIONS, noop } from '../signals.js';
+import { abortReason, NO_OPTIONS, noop, onAbort } from '../signals.js';
 import type { StatusCode } from '../status-codes.js';
 import type {
   MessageType,
@@ -121,8 +121,7 @@ export abstract class AdapterCore<C extends CoreConnection, R = unknown> impleme
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     // One signal for every way a dial ends early: close(), the caller's signal, the timeout.
     const controller = new AbortController();
-    const onAbort = (): void => controller.abort(abortReason(signal!));
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const off = signal && onAbort(signal, () => controller.abort(abortReason(signal)));
     const limit = this.settings.handshakeTimeout;
     const timer =
       limit === undefined
@@ -139,7 +138,7 @@ export abstract class AdapterCore<C extends CoreConnection, R = unknown> impleme
     this.dialing = dialing;
     const finish = (): void => {
       clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      off?.();
       if (this.dialing === dialing) this.dialing = undefined;
     };
     attempt.then(finish, finish);
