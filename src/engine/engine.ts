@@ -60,7 +60,7 @@ export interface HookContext {
   /**
    * Send on this connection, counted in the metrics. Inside an open hook it is written at once,
    * before the outbox is flushed; later it behaves as `engine.send()`. Rejects with
-   * `NotConnectedError` once this connection has ended. (A method: call it on the context.)
+   * `NotConnectedError` once this connection has ended.
    */
   send(type: MessageType, data: WriteData, options?: SendOptions): Promise<void>;
   sendText(text: string, options?: SendOptions): Promise<void>;

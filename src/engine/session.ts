@@ -57,7 +57,7 @@ export class Session {
     readonly controller: AbortController,
   ) {
     this.id = `${engine.id}.${++engine.seq}`;
-    this.ctx = new SessionContext(this, handshake);
+    this.ctx = hookContext(this, handshake);
   }
 
   /** Whether its end is known. */
@@ -94,49 +94,29 @@ export class Session {
   }
 }
 
-/**
- * What the hooks see of a session. `restart` and `exit` are the connection's own functions (they
- * may be passed around); the send methods live on the prototype, not in closures per connection.
- */
-class SessionContext implements HookContext {
-  readonly adapter: WebSocketConnectionAdapter;
-  readonly connectionId: string;
-  readonly attempt: number;
-  readonly reconnect: boolean;
-  readonly signal: AbortSignal;
-  readonly restart: () => void;
-  readonly exit: () => void;
-
-  constructor(
-    private readonly session: Session,
-    readonly handshake: HandshakeResponse,
-  ) {
-    this.adapter = session.adapter;
-    this.connectionId = session.id;
-    this.attempt = session.attempt;
-    this.reconnect = session.reconnect;
-    this.signal = session.controller.signal;
-    this.restart = () => {
-      if (session.phase === 'opening') session.controller.abort(new RestartRequestedError());
-      else session.end({ kind: 'restart' });
-    };
-    this.exit = () => void session.engine.stop();
-  }
-
-  send(type: MessageType, data: WriteData, options?: SendOptions): Promise<void> {
-    const session = this.session;
+/** What the hooks see of a session: its own `send` (see {@link HookContext.send}), `restart` and `exit`. */
+function hookContext(session: Session, handshake: HandshakeResponse): HookContext {
+  const hookSend = (type: MessageType, data: WriteData, options?: SendOptions): Promise<void> => {
     if (session.phase === 'opening') return session.write(type, data, options?.signal);
     if (session.engine.session === session && !session.done) return send(session.engine, type, data, options);
     return Promise.reject(new NotConnectedError(`Cannot send: connection ${session.id} has ended`));
-  }
-
-  sendText(text: string, options?: SendOptions): Promise<void> {
-    return this.send(MessageType.Text, text, options);
-  }
-
-  sendBinary(data: Uint8Array | ArrayBuffer, options?: SendOptions): Promise<void> {
-    return this.send(MessageType.Binary, data, options);
-  }
+  };
+  return {
+    adapter: session.adapter,
+    connectionId: session.id,
+    attempt: session.attempt,
+    reconnect: session.reconnect,
+    handshake,
+    signal: session.controller.signal,
+    send: hookSend,
+    sendText: (text, options) => hookSend(MessageType.Text, text, options),
+    sendBinary: (data, options) => hookSend(MessageType.Binary, data, options),
+    restart: () => {
+      if (session.phase === 'opening') session.controller.abort(new RestartRequestedError());
+      else session.end({ kind: 'restart' });
+    },
+    exit: () => void session.engine.stop(),
+  };
 }
 
 /**
