@@ -17,7 +17,7 @@
 import { ConnectionClosedError, UnsupportedOperationError, WebSocketCloseError } from '../adapters/errors.js';
 import type { Message, MessageType, WebSocketConnectionAdapter, WriteData } from '../adapters/types.js';
 import { HeartbeatTimeoutError, InvalidOptionError } from './errors.js';
-import { expectOption, knownOptions, numberOption, POSITIVE } from './options.js';
+import { expectOption, knownOptions, numberOption, oneOfOption, POSITIVE } from './options.js';
 import type { HeartbeatPhase } from './state.js';
 import { MAX_DELAY } from './timers.js';
 
@@ -57,8 +57,7 @@ const MODES: readonly HeartbeatMode[] = ['auto', 'ping', 'message', 'traffic', '
 
 export function resolveHeartbeatOptions(options: HeartbeatOptions | false | undefined): ResolvedHeartbeatOptions {
   const o = options === false ? { mode: 'off' as const } : (options ?? {});
-  const mode = o.mode ?? 'auto';
-  expectOption(MODES.includes(mode), 'heartbeat.mode', `one of ${MODES.join(', ')}`, mode);
+  const mode = oneOfOption('heartbeat.mode', o.mode, MODES, 'auto');
   const interval = numberOption('heartbeat.interval', o.interval, 15_000, POSITIVE);
   const timeout = numberOption('heartbeat.timeout', o.timeout, 5_000, POSITIVE);
   if (mode === 'message' && o.message === undefined) {

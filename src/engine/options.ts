@@ -5,7 +5,7 @@
  */
 import { refuseUnknownOptions } from '../adapters/options.js';
 
-export { expectOption, FINITE, numberOption, POSITIVE, refuseUnknownOptions } from '../adapters/options.js';
+export { expectOption, FINITE, numberOption, oneOfOption, POSITIVE, refuseUnknownOptions } from '../adapters/options.js';
 
 /**
  * Refuse a key of a nested options object (`reconnect`, `heartbeat`, ...) that `resolved` (the
