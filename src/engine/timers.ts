@@ -27,25 +27,4 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** A timer that can be (re)armed and cancelled; keeps at most one pending callback. */
-export class Timer {
-  private handle: ReturnType<typeof globalThis.setTimeout> | undefined;
-
-  /** Run `callback` after `ms`, replacing any pending one. */
-  arm(ms: number, callback: () => void): void {
-    this.cancel();
-    this.handle = globalThis.setTimeout(() => {
-      this.handle = undefined;
-      callback();
-    }, Math.min(ms, MAX_DELAY));
-  }
-
-  cancel(): void {
-    if (this.handle !== undefined) {
-      globalThis.clearTimeout(this.handle);
-      this.handle = undefined;
-    }
-  }
-}
-
 export { deferred, type Deferred } from '../adapters/signals.js';
