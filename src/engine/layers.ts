@@ -4,15 +4,19 @@
  * ship them.
  */
 import { InvalidArgumentError } from '../adapters/errors.js';
+import type { EngineContext } from './context.js';
 import { contextOf, type Engine, type MessageFilter, type OpenHook } from './engine.js';
 
-function checkFunction(name: string, value: unknown): void {
-  if (typeof value !== 'function') throw new InvalidArgumentError(`${name} expects a function, got ${typeof value}`);
-}
-
-function without<T>(list: readonly T[], item: T): readonly T[] {
-  const index = list.indexOf(item);
-  return index < 0 ? list : [...list.slice(0, index), ...list.slice(index + 1)];
+/** Add `item` to the list `key` of the engine's context, checked to be a function named in errors as `name`. */
+function add<K extends 'openHooks' | 'filters'>(engine: Engine, key: K, name: string, item: EngineContext[K][number]): () => void {
+  const ctx = contextOf(engine);
+  if (typeof item !== 'function') throw new InvalidArgumentError(`${name} expects a function, got ${typeof item}`);
+  ctx[key] = [...ctx[key], item] as EngineContext[K];
+  return () => {
+    const list = ctx[key];
+    const index = list.indexOf(item as never);
+    if (index >= 0) ctx[key] = [...list.slice(0, index), ...list.slice(index + 1)] as EngineContext[K];
+  };
 }
 
 /**
@@ -21,12 +25,7 @@ function without<T>(list: readonly T[], item: T): readonly T[] {
  * attempt, sends inside go out before the outbox is flushed. Returns a function that removes it.
  */
 export function addOpenHook(engine: Engine, hook: OpenHook): () => void {
-  const ctx = contextOf(engine);
-  checkFunction('addOpenHook', hook);
-  ctx.openHooks = [...ctx.openHooks, hook];
-  return () => {
-    ctx.openHooks = without(ctx.openHooks, hook);
-  };
+  return add(engine, 'openHooks', 'addOpenHook', hook);
 }
 
 /**
@@ -36,10 +35,5 @@ export function addOpenHook(engine: Engine, hook: OpenHook): () => void {
  * is reported as an `error` and the message goes on. Returns a function that removes it.
  */
 export function intercept(engine: Engine, filter: MessageFilter): () => void {
-  const ctx = contextOf(engine);
-  checkFunction('intercept', filter);
-  ctx.filters = [...ctx.filters, filter];
-  return () => {
-    ctx.filters = without(ctx.filters, filter);
-  };
+  return add(engine, 'filters', 'intercept', filter);
 }
