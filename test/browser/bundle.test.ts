@@ -115,14 +115,14 @@ describe('browser bundles', () => {
       ].join('\n'),
     );
     // Ceilings on the totals, in bytes gzipped. The targets are 11,000 (the app) and 13,000
-    // (everything); these hold what is reached so far (13,319 and 15,822), so that no change
+    // (everything); these hold what is reached so far (13,316 and 15,806), so that no change
     // grows the bundles unnoticed (the README says where the remaining bytes go).
-    expect(app.gzipped).toBeLessThanOrEqual(13_330);
-    expect(all.gzipped).toBeLessThanOrEqual(15_830);
-    // The engine's share of the app (7,611), the adapter alone (5,708), every export of the engine (11,811).
-    expect(app.gzipped - adapter.gzipped).toBeLessThanOrEqual(7_620);
+    expect(app.gzipped).toBeLessThanOrEqual(13_325);
+    expect(all.gzipped).toBeLessThanOrEqual(15_815);
+    // The engine's share of the app (7,608), the adapter alone (5,708), every export of the engine (11,786).
+    expect(app.gzipped - adapter.gzipped).toBeLessThanOrEqual(7_615);
     expect(adapter.gzipped).toBeLessThanOrEqual(5_715);
-    expect(engineAll.gzipped).toBeLessThanOrEqual(11_820);
+    expect(engineAll.gzipped).toBeLessThanOrEqual(11_795);
     expect(all.gzipped).toBeGreaterThan(adapter.gzipped);
     expect(all.gzipped).toBeGreaterThanOrEqual(app.gzipped);
   });
