@@ -8,7 +8,7 @@
 // the ws adapter, by hand over an engine, through createRequester).
 import WebSocket from 'ws';
 import { createWsAdapter } from '../dist/adapters/ws.js';
-import { createEngine } from '../dist/engine/index.js';
+import { createEngine, intercept } from '../dist/engine/index.js';
 import { createRequester } from '../dist/protocols/rpc/index.js';
 
 const [scenario, count, port] = process.argv.slice(2);
@@ -61,7 +61,7 @@ async function rpc(kind) {
     let write;
     if (kind === 'engine') {
       const engine = createEngine({ url, adapter: () => createWsAdapter(), heartbeat: false });
-      engine.intercept(settle);
+      intercept(engine, settle);
       await engine.start();
       write = (text) => engine.send(1, text);
     } else {

@@ -35,13 +35,14 @@ import {
   oneOfOption,
   optionsObject,
   refuseUnknownOptions,
+  RENAMED,
   resolveCommonOptions,
   type CommonAdapterOptions,
   type ReadQueueLimits,
   type ResolvedCommonOptions,
 } from './options.js';
 import { ReadQueue, type MessageListener } from './read-queue.js';
-import { deferred, raceSignal } from './signals.js';
+import { deferred, raceSignal, type Deferred } from './signals.js';
 import { MessageType, type DialOptions, type HandshakeResponse, type Message } from './types.js';
 
 /** The part of a WHATWG `WebSocket` this adapter uses. */
@@ -54,8 +55,8 @@ export interface WhatwgWebSocket {
   binaryType: string;
   send(data: string | ArrayBufferView | ArrayBuffer): void;
   close(code?: number, reason?: string): void;
-  addEventListener(type: string, listener: { handleEvent(event: Event): void }): void;
-  removeEventListener(type: string, listener: { handleEvent(event: Event): void }): void;
+  addEventListener(type: string, listener: (event: Event) => void): void;
+  removeEventListener(type: string, listener: (event: Event) => void): void;
 }
 
 /** A WHATWG `WebSocket` constructor: `globalThis.WebSocket`, or undici's `WebSocket` on Node. */
@@ -127,7 +128,7 @@ function resolveOptions(options: BrowserAdapterOptions): ResolvedOptions {
   const overflow = oneOfOption('readQueue.overflow', queue.overflow, ['close', 'buffer'], 'close');
   const common = resolveCommonOptions(given, queue);
   const readQueue = { ...common.readQueue, overflow };
-  refuseUnknownOptions(queue, (key) => Object.hasOwn(readQueue, key), 'readQueue.');
+  refuseUnknownOptions(queue, (key) => Object.hasOwn(readQueue, key), 'readQueue.', RENAMED);
   const resolved: ResolvedOptions = {
     ...common,
     readQueue,
@@ -137,7 +138,7 @@ function resolveOptions(options: BrowserAdapterOptions): ResolvedOptions {
     closeCodeMapping: mapping as CloseCodeMapping,
     requestHeaders: oneOfOption('requestHeaders', given.requestHeaders, ['reject', 'ignore'], 'reject'),
   };
-  refuseUnknownOptions(given, (key) => Object.hasOwn(resolved, key));
+  refuseUnknownOptions(given, (key) => Object.hasOwn(resolved, key), '', RENAMED);
   return resolved;
 }
 
@@ -177,259 +178,216 @@ function isArrayBuffer(value: unknown): value is ArrayBuffer {
 type Phase = 'connecting' | CoreConnectionState;
 
 /** One WHATWG socket and everything that belongs to it: the transport under the adapter core. */
-class BrowserConnection implements CoreConnection {
+interface BrowserConnection extends CoreConnection {
   readonly socket: WhatwgWebSocket;
-  readonly queue: ReadQueue;
   /** Settles on "open" (resolve) or on a failure before it (reject). */
-  readonly opened = deferred<HandshakeResponse>();
+  readonly opened: Deferred<HandshakeResponse>;
+  abandon(): void;
+}
+
+/**
+ * The connection over `socket`. A closure rather than a class: its state is local variables,
+ * which a minifier shortens (a class's fields keep their names in every bundle).
+ */
+function connect(socket: WhatwgWebSocket, url: string, options: ResolvedOptions): BrowserConnection {
+  const { closeCodeMapping, writeHighWaterMark } = options;
+  const opened = deferred<HandshakeResponse>();
   /** Resolves on the socket's "close" event. */
-  readonly closed = deferred<void>();
-  private phase: Phase = 'connecting';
-  private readonly resolved: ResolvedOptions;
-  private readonly url: string;
-  private readonly writes: WriteQueue<PendingWrite<string | Uint8Array>>;
+  const closed = deferred<void>();
+  let phase: Phase = 'connecting';
   /** The error pending reads get once a local close() finishes. */
-  private deferredError: WebSocketCloseError | undefined;
-  private pollTimer: ReturnType<typeof setTimeout> | undefined;
+  let heldError: WebSocketCloseError | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(socket: WhatwgWebSocket, url: string, options: ResolvedOptions) {
-    this.socket = socket;
-    this.url = url;
-    this.resolved = options;
-    this.writes = new WriteQueue(() => this.stopPolling());
-    this.queue = new ReadQueue({
-      highWaterMessages: options.readQueue.messages,
-      highWaterBytes: options.readQueue.bytes,
-      // Called by the queue when it crosses a mark; there is no way to pause a WHATWG socket.
-      pause: options.readQueue.overflow === 'close' ? () => this.overflow() : undefined,
-    });
-    // ArrayBuffer, not Blob: a Blob can only be read asynchronously, which would reorder messages.
-    socket.binaryType = 'arraybuffer';
-    for (const type of EVENTS) socket.addEventListener(type, this);
-  }
-
-  get state(): CoreConnectionState {
-    return this.phase === 'connecting' ? 'open' : this.phase;
-  }
-
-  get runtime(): WhatwgWebSocket {
-    return this.socket;
-  }
-
-  handleEvent(event: Event): void {
-    switch (event.type) {
-      case 'open':
-        if (this.phase !== 'connecting') return;
-        this.phase = 'open';
-        this.opened.resolve({
-          url: this.socket.url,
-          status: undefined,
-          headers: {},
-          protocol: this.socket.protocol,
-          extensions: this.socket.extensions,
-        });
-        return;
-      case 'message':
-        this.onMessage((event as MessageEvent).data);
-        return;
-      case 'error':
-        // WHATWG fires "error" before "close" for a failed connection and gives no detail;
-        // before "open" it means the handshake failed.
-        if (this.phase === 'connecting') this.failOpen();
-        return;
-      case 'close': {
-        const { code, reason } = event as CloseEvent;
-        this.onClose(code, reason);
-        return;
-      }
-    }
-  }
+  const stopPolling = (): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+  };
+  const writes = new WriteQueue<PendingWrite<string | Uint8Array>>(stopPolling);
+  const queue = new ReadQueue({
+    highWaterMessages: options.readQueue.messages,
+    highWaterBytes: options.readQueue.bytes,
+    // Called by the queue when it crosses a mark; there is no way to pause a WHATWG socket.
+    // Keep what is queued: readers get it, then the close error.
+    pause: options.readQueue.overflow === 'close' ? () => phase === 'open' && shut(1009, 'read queue overflow', false) : undefined,
+  });
 
   /** Before "open": the dial fails (a no-op once the socket opened or the dial failed already). */
-  private failOpen(code?: number): void {
-    if (this.phase !== 'connecting') return;
-    this.phase = 'closing';
-    this.opened.reject(
+  const failOpen = (code?: number): void => {
+    if (phase !== 'connecting') return;
+    phase = 'closing';
+    opened.reject(
       new HandshakeError(
-        `The WebSocket handshake with ${this.url} failed${code === undefined ? '' : ` (close code ${code})`}; ` +
+        `The WebSocket handshake with ${url} failed${code === undefined ? '' : ` (close code ${code})`}; ` +
           'a WHATWG WebSocket does not tell a refused upgrade from a network or TLS error',
       ),
     );
-  }
-
-  private onMessage(data: unknown): void {
-    if (this.phase !== 'open') return;
-    let message: Message;
-    if (typeof data === 'string') message = { type: MessageType.Text, data };
-    else if (isArrayBuffer(data)) message = { type: MessageType.Binary, data: new Uint8Array(data) };
-    else if (ArrayBuffer.isView(data)) {
-      message = { type: MessageType.Binary, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
-    } else {
-      // Someone switched binaryType to "blob" through underlying(): we cannot keep order.
-      this.shut(1003, 'binaryType must stay arraybuffer', false);
-      return;
-    }
-    this.queue.push(message);
-  }
-
-  private overflow(): void {
-    if (this.phase !== 'open') return;
-    const reason = 'read queue overflow';
-    // Keep what is queued: readers get it, then the close error.
-    this.shut(1009, reason, false);
-  }
-
-  private onClose(code: number, reason: string): void {
-    this.failOpen(code);
-    this.phase = 'closed';
-    this.stopPolling();
-    // The close event's code is 1006 when no close frame was received (RFC 6455 section 7.1.5),
-    // 1005 when the frame had no code; WebSocketCloseError derives wasClean from it.
-    if (!this.deferredError) this.queue.fail(new WebSocketCloseError(code, reason));
-    this.writes.fail(new ConnectionClosedError(`The connection closed with ${code}`));
-    for (const type of EVENTS) this.socket.removeEventListener(type, this);
-    this.closed.resolve();
-  }
+  };
 
   /**
    * Start the closing handshake: pending writes fail, pending reads get a `WebSocketCloseError`
    * with `code` and `errorReason` (queued messages are dropped when `drop`), and the socket is
    * asked to close with the mapped code.
-   * With `defer`, reads fail only at {@link close}'s end: a caller of `close()` that left a read
+   * With `defer`, reads fail only at the end of `close`: a caller of `close()` that left a read
    * pending then gets its rejection in the same turn as close() settling.
    */
-  private shut(code: number, reason: string, drop: boolean, defer = false, errorReason = reason): void {
-    if (this.phase === 'connecting') {
+  const shut = (code: number, reason: string, drop: boolean, defer = false, errorReason = reason): void => {
+    if (phase === 'connecting') {
       // WHATWG close() before "open" fails the connection ("error" then "close" follow).
-      this.phase = 'closing';
-      this.opened.reject(new ConnectionClosedError(`The dial of ${this.url} was abandoned`));
-      this.socket.close();
+      phase = 'closing';
+      opened.reject(new ConnectionClosedError(`The dial of ${url} was abandoned`));
+      socket.close();
       return;
     }
-    if (this.phase !== 'open') return;
-    this.phase = 'closing';
-    this.stopPolling();
-    this.writes.fail(new ConnectionClosedError('The connection is closing'));
+    if (phase !== 'open') return;
+    phase = 'closing';
+    stopPolling();
+    writes.fail(new ConnectionClosedError('The connection is closing'));
     const error = new WebSocketCloseError(code, errorReason);
-    if (defer) this.deferredError = error;
-    else this.queue.fail(error, drop);
+    if (defer) heldError = error;
+    else queue.fail(error, drop);
     let wire = 1000;
     try {
-      wire = mapCloseCode(code, this.resolved.closeCodeMapping);
+      wire = mapCloseCode(code, closeCodeMapping);
     } catch {
       // Only the adapter's own closes (overflow, Blob) get here: close() checked the mapping
       // before; a mapping function that refuses their code gets a normal closure instead.
     }
-    this.socket.close(wire, reason);
-  }
+    socket.close(wire, reason);
+  };
 
-  read(signal: AbortSignal | undefined): Promise<Message> {
-    return this.queue.read(signal);
-  }
-
-  tryRead(): Message | undefined {
-    return this.queue.tryRead();
-  }
-
-  listen(listener: MessageListener | undefined): boolean {
-    return listener && this.phase !== 'open' ? false : this.queue.listen(listener);
-  }
-
-  /**
-   * The close frame is queued; wait for the closing handshake ("close" event), at most
-   * closeTimeout, or until the signal aborts: the signal only cuts the wait short, the close
-   * has happened either way. A WHATWG socket that never finishes closing cannot be torn down
-   * from here; the runtime does it when its own timer expires.
-   */
-  async close(code: number, reason: string, signal: AbortSignal | undefined): Promise<void> {
-    this.shut(code, reason, true, true);
-    try {
-      await waitClosed(this.closed.promise, this.resolved.closeTimeout, signal);
-    } finally {
-      // End the deferred local close: pending reads reject, queued messages are dropped.
-      if (this.deferredError) this.queue.fail(this.deferredError, true);
-    }
-  }
-
-  /** Close and drop at once: a new dial replaces this connection, or its dial was abandoned. */
-  abandon(): void {
-    this.shut(1000, '', true, false, 'replaced by a new dial');
-  }
-
-  write(type: MessageType, payload: string | Uint8Array, signal: AbortSignal | undefined): Promise<void> {
-    // WHATWG send() picks the frame type from the argument: text must go as a string.
-    const data = type === MessageType.Text && typeof payload !== 'string' ? textDecoder.decode(payload) : payload;
-    if (this.writes.length === 0 && this.socket.bufferedAmount <= this.resolved.writeHighWaterMark) {
-      return this.send(data);
-    }
-    const queued = queueWrite(this.writes, data, signal);
-    this.poll();
-    return queued;
-  }
-
-  ping(): Promise<void> {
-    // Never called: the core answers ping() itself, as a WHATWG WebSocket has no ping frames.
-    return Promise.reject(new UnsupportedOperationError(NO_PING));
-  }
-
-  private send(data: string | Uint8Array): Promise<void> {
+  const send = (data: string | Uint8Array): Promise<void> => {
     // In CLOSING, WHATWG send() discards the data without an error; say so instead.
-    if (this.socket.readyState !== OPEN) return Promise.reject(new ConnectionClosedError('The connection is closing'));
+    if (socket.readyState !== OPEN) return Promise.reject(new ConnectionClosedError('The connection is closing'));
     try {
-      this.socket.send(data);
+      socket.send(data);
       return Promise.resolve();
     } catch (error) {
       return Promise.reject(new ConnectionClosedError('The WebSocket refused the message', { cause: error }));
     }
-  }
+  };
 
   // WHATWG WebSocket has no drain event (its bufferedAmount only ever goes down silently),
   // so a waiting write checks it on a timer.
-  private poll(): void {
-    if (this.pollTimer !== undefined) return;
-    this.pollTimer = setTimeout(() => {
-      this.pollTimer = undefined;
-      this.flush();
-    }, this.resolved.drainPollInterval);
-  }
+  const poll = (): void => {
+    if (timer !== undefined) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      while (writes.length > 0 && phase === 'open' && socket.bufferedAmount <= writeHighWaterMark) {
+        const pending = writes.shift()!;
+        send(pending.item).then(pending.resolve, pending.reject);
+      }
+      if (writes.length > 0) poll();
+    }, options.drainPollInterval);
+  };
 
-  private flush(): void {
-    while (this.writes.length > 0 && this.phase === 'open' && this.socket.bufferedAmount <= this.resolved.writeHighWaterMark) {
-      const pending = this.writes.shift()!;
-      this.send(pending.item).then(pending.resolve, pending.reject);
+  const listener = (event: Event): void => {
+    switch (event.type) {
+      case 'open':
+        if (phase !== 'connecting') return;
+        phase = 'open';
+        opened.resolve({ url: socket.url, status: undefined, headers: {}, protocol: socket.protocol, extensions: socket.extensions });
+        return;
+      case 'message': {
+        if (phase !== 'open') return;
+        const data: unknown = (event as MessageEvent).data;
+        let message: Message;
+        if (typeof data === 'string') message = { type: MessageType.Text, data };
+        else if (isArrayBuffer(data)) message = { type: MessageType.Binary, data: new Uint8Array(data) };
+        else if (ArrayBuffer.isView(data)) {
+          message = { type: MessageType.Binary, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+        } else {
+          // Someone switched binaryType to "blob" through underlying(): we cannot keep order.
+          shut(1003, 'binaryType must stay arraybuffer', false);
+          return;
+        }
+        queue.push(message);
+        return;
+      }
+      case 'error':
+        // WHATWG fires "error" before "close" for a failed connection and gives no detail;
+        // before "open" it means the handshake failed.
+        failOpen();
+        return;
+      case 'close': {
+        const { code, reason } = event as CloseEvent;
+        failOpen(code);
+        phase = 'closed';
+        stopPolling();
+        // The close event's code is 1006 when no close frame was received (RFC 6455 section
+        // 7.1.5), 1005 when the frame had no code; WebSocketCloseError derives wasClean from it.
+        if (!heldError) queue.fail(new WebSocketCloseError(code, reason));
+        writes.fail(new ConnectionClosedError(`The connection closed with ${code}`));
+        for (const type of EVENTS) socket.removeEventListener(type, listener);
+        closed.resolve();
+      }
     }
-    if (this.writes.length > 0) this.poll();
-  }
+  };
 
-  private stopPolling(): void {
-    if (this.pollTimer !== undefined) clearTimeout(this.pollTimer);
-    this.pollTimer = undefined;
-  }
+  // ArrayBuffer, not Blob: a Blob can only be read asynchronously, which would reorder messages.
+  socket.binaryType = 'arraybuffer';
+  for (const type of EVENTS) socket.addEventListener(type, listener);
+
+  return {
+    socket,
+    opened,
+    get state(): CoreConnectionState {
+      return phase === 'connecting' ? 'open' : phase;
+    },
+    runtime: socket,
+    read: (signal) => queue.read(signal),
+    tryRead: () => queue.tryRead(),
+    listen: (listener: MessageListener | undefined) => (listener && phase !== 'open' ? false : queue.listen(listener)),
+    /**
+     * The close frame is queued; wait for the closing handshake ("close" event), at most
+     * closeTimeout, or until the signal aborts: the signal only cuts the wait short, the close
+     * has happened either way. A WHATWG socket that never finishes closing cannot be torn down
+     * from here; the runtime does it when its own timer expires.
+     */
+    async close(code, reason, signal) {
+      shut(code, reason, true, true);
+      try {
+        await waitClosed(closed.promise, options.closeTimeout, signal);
+      } finally {
+        // End the deferred local close: pending reads reject, queued messages are dropped.
+        if (heldError) queue.fail(heldError, true);
+      }
+    },
+    /** Close and drop at once: a new dial replaces this connection, or its dial was abandoned. */
+    abandon: () => shut(1000, '', true, false, 'replaced by a new dial'),
+    write(type, payload, signal) {
+      // WHATWG send() picks the frame type from the argument: text must go as a string.
+      const data = type === MessageType.Text && typeof payload !== 'string' ? textDecoder.decode(payload) : payload;
+      if (writes.length === 0 && socket.bufferedAmount <= writeHighWaterMark) return send(data);
+      const queued = queueWrite(writes, data, signal);
+      poll();
+      return queued;
+    },
+  };
 }
-
-const NO_PING = 'A WHATWG WebSocket cannot send ping frames; use an application-level heartbeat';
 
 /**
  * A {@link WebSocketConnectionAdapter} over a WHATWG `WebSocket`. See the module comment and
  * docs/browser.md for where the WHATWG API cannot meet the contract.
  */
 export class BrowserAdapter extends AdapterCore<BrowserConnection, WhatwgWebSocket> {
-  private readonly resolved: ResolvedOptions;
+  private readonly opts: ResolvedOptions;
   /** The connection being dialled. */
-  private dialingConnection: BrowserConnection | undefined;
+  private dialed: BrowserConnection | undefined;
 
   constructor(options: BrowserAdapterOptions = {}) {
     const resolved = resolveOptions(options);
-    super({ handshakeTimeout: resolved.handshakeTimeout, pingFrames: false, noPingMessage: NO_PING });
-    this.resolved = resolved;
+    // No ping frames in the WHATWG API: the core's ping() rejects with UnsupportedOperationError.
+    super({ handshakeTimeout: resolved.handshakeTimeout, pingFrames: false });
+    this.opts = resolved;
   }
 
   protected override checkDial(_url: URL, options: DialOptions): void {
     const headerNames = Object.keys(options.headers ?? {});
-    if (headerNames.length > 0 && this.resolved.requestHeaders === 'reject') {
+    if (headerNames.length > 0 && this.opts.requestHeaders === 'reject') {
       throw new UnsupportedOperationError(
         `A WHATWG WebSocket cannot send request headers (${headerNames.join(', ')}); ` +
-          "pass credentials in the URL or a subprotocol, or set the option requestHeaders: 'ignore'",
+          "pass credentials in the URL or a subprotocol, or set requestHeaders: 'ignore'",
       );
     }
     const protocols = options.protocols ?? [];
@@ -440,17 +398,17 @@ export class BrowserAdapter extends AdapterCore<BrowserConnection, WhatwgWebSock
 
   protected override checkCloseCode(code: number): void {
     // A mapping function returning a code the browser refuses fails here, before closing.
-    mapCloseCode(code, this.resolved.closeCodeMapping);
+    mapCloseCode(code, this.opts.closeCodeMapping);
   }
 
   protected override dialingRuntime(): WhatwgWebSocket | undefined {
-    return this.dialingConnection?.socket;
+    return this.dialed?.socket;
   }
 
   protected async open(url: URL, options: DialOptions, signal: AbortSignal): Promise<OpenedConnection<BrowserConnection>> {
     let socket: WhatwgWebSocket;
     try {
-      socket = new this.resolved.WebSocket(url.href, [...(options.protocols ?? [])]);
+      socket = new this.opts.WebSocket(url.href, [...(options.protocols ?? [])]);
     } catch (error) {
       // WHATWG constructor: SyntaxError for a bad URL or subprotocol list, SecurityError for
       // a blocked port or mixed content.
@@ -459,13 +417,13 @@ export class BrowserAdapter extends AdapterCore<BrowserConnection, WhatwgWebSock
       }
       throw new HandshakeError(`The WebSocket constructor refused ${url.href}`, { cause: error });
     }
-    const connection = new BrowserConnection(socket, url.href, this.resolved);
-    this.dialingConnection = connection;
+    const connection = connect(socket, url.href, this.opts);
+    this.dialed = connection;
     try {
       const response = await raceSignal(connection.opened.promise, signal, () => connection.abandon());
       return { connection, response };
     } finally {
-      if (this.dialingConnection === connection) this.dialingConnection = undefined;
+      if (this.dialed === connection) this.dialed = undefined;
     }
   }
 }

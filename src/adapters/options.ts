@@ -78,8 +78,11 @@ export const ADAPTER_DEFAULTS = {
   maxRedirects: 10,
 } as const;
 
-/** Old option names and what replaced them, so that an upgrade fails with a useful message. */
-const RENAMED: Readonly<Record<string, string>> = {
+/**
+ * Old names of the options every adapter shares and what replaced them, so that an upgrade fails
+ * with a useful message (the engine's options never had these names, so it does not carry them).
+ */
+export const RENAMED: Readonly<Record<string, string>> = {
   highWaterMessages: 'readQueue.messages',
   highWaterBytes: 'readQueue.bytes',
   'readQueue.highWaterMessages': 'readQueue.messages',
@@ -153,7 +156,7 @@ export function optionsObject(options: unknown, what: string, prefix = ''): Read
 
 /**
  * Refuse the keys of `values` that `known` does not name: misspelt options, or names an older
- * release used ("renamed to ..."). `renamed` adds an adapter's own old names to the shared ones.
+ * release used ("renamed to ...", from `renamed`: an adapter's old names, by path).
  */
 export function refuseUnknownOptions(
   values: Readonly<Record<string, unknown>>,
@@ -164,8 +167,8 @@ export function refuseUnknownOptions(
   for (const key of Object.keys(values)) {
     if (known(key) || values[key] === undefined) continue;
     const path = prefix + key;
-    const now = RENAMED[path] ?? renamed?.[path];
-    throw new InvalidOptionError(path, now ? `renamed to ${now}` : 'not an option of this adapter');
+    const now = renamed?.[path];
+    throw new InvalidOptionError(path, now ? `renamed to ${now}` : 'not an option');
   }
 }
 
@@ -187,8 +190,8 @@ export class OptionReader {
   private readonly values: Readonly<Record<string, unknown>>;
   private readonly prefix: string;
   private readonly read = new Set<string>();
-  /** Old names (by path) of this adapter's own options, besides the shared ones, for {@link done}. */
-  renamed?: Readonly<Record<string, string>>;
+  /** Old names (by path) of the options, for {@link done}. */
+  renamed: Readonly<Record<string, string>> = RENAMED;
 
   /** `what` names the options object in messages ("ws adapter options"). */
   constructor(options: unknown, what: string, prefix = '') {
@@ -303,7 +306,7 @@ export interface ResolvedNodeOptions extends ResolvedCommonOptions {
 
 /** Read the common options plus `maxPayload`, `tls`, `followRedirects` and `maxRedirects`. */
 export function readNodeOptions(reader: OptionReader): ResolvedNodeOptions {
-  reader.renamed = NODE_RENAMED;
+  reader.renamed = { ...RENAMED, ...NODE_RENAMED };
   const common = readCommonOptions(reader);
   const tlsReader = reader.object('tls');
   const tls: { -readonly [K in keyof TlsOptions]: TlsOptions[K] } = {};

@@ -25,6 +25,12 @@ export function deferred<T>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
+/** Call `listener` once when `signal` aborts; returns the function that stops listening. */
+export function onAbort(signal: AbortSignal, listener: () => void): () => void {
+  signal.addEventListener('abort', listener, { once: true });
+  return () => signal.removeEventListener('abort', listener);
+}
+
 /** The reason an aborted signal carries (a DOMException `AbortError` when none was given). */
 export function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
@@ -35,27 +41,26 @@ export function abortReason(signal: AbortSignal): unknown {
  * `onAbort` runs when the abort wins, so the caller can undo what the operation started.
  * The listener is removed when the promise settles, so long-lived signals do not leak.
  */
-export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined, onAbort?: () => void): Promise<T> {
+export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined, undo?: () => void): Promise<T> {
   if (!signal) return promise;
   if (signal.aborted) {
-    onAbort?.();
+    undo?.();
     promise.catch(noop);
     return Promise.reject(abortReason(signal));
   }
   return new Promise<T>((resolve, reject) => {
-    const abort = (): void => {
-      onAbort?.();
+    const off = onAbort(signal, () => {
+      undo?.();
       promise.catch(noop);
       reject(abortReason(signal));
-    };
-    signal.addEventListener('abort', abort, { once: true });
+    });
     promise.then(
       (value) => {
-        signal.removeEventListener('abort', abort);
+        off();
         resolve(value);
       },
       (error: unknown) => {
-        signal.removeEventListener('abort', abort);
+        off();
         reject(error);
       },
     );

@@ -12,7 +12,7 @@ import type { Outbox } from './outbox.js';
 import type { ReadGate } from './reader.js';
 import type { ReconnectPolicy } from './reconnect-policy.js';
 import type { Session } from './session.js';
-import type { StateMachine } from './state.js';
+import type { EngineState } from './state.js';
 import type { EngineTracing } from './tracing.js';
 
 /** Takes a delivered message; a promise means "wait before reading on" (an iterator is full). */
@@ -25,7 +25,8 @@ export interface EngineContext {
   readonly closeTimeout: number;
   readonly outbox: Outbox | undefined;
   readonly tracing: EngineTracing | undefined;
-  readonly machine: StateMachine;
+  /** The lifecycle state; changed only by `moveTo`, which emits `state`. */
+  state: EngineState;
   readonly events: TypedEmitter<EngineEvents>;
   readonly metrics: Metrics;
   readonly dispatcher: Dispatcher;

@@ -15,8 +15,7 @@
  * error, on close, on close error, on restart error); each gets the connection's adapter, `send()`,
  * `restart()`, `exit()` and its id.
  */
-import { InvalidArgumentError } from '../adapters/errors.js';
-import { abortReason } from '../adapters/signals.js';
+import { abortReason, onAbort } from '../adapters/signals.js';
 import type { StatusCode } from '../adapters/status-codes.js';
 import {
   MessageType,
@@ -32,14 +31,14 @@ import type { EngineContext } from './context.js';
 import { Dispatcher, resolveConcurrency, type DeliveryOptions } from './delivery.js';
 import { InvalidOptionError, type HeartbeatTimeoutError } from './errors.js';
 import { TypedEmitter } from './events.js';
-import { expectOption, numberOption } from './options.js';
+import { expectOption, numberOption, refuseUnknownOptions } from './options.js';
 import { resolveHeartbeatOptions, type HeartbeatOptions } from './heartbeat.js';
 import { Metrics, type MetricsSnapshot } from './metrics.js';
 import type { Outbox } from './outbox.js';
 import { ReadGate } from './reader.js';
 import { ReconnectPolicy, type ReconnectOptions, type RetryInfo } from './reconnect-policy.js';
 import { send } from './session.js';
-import { EngineState, StateMachine } from './state.js';
+import type { EngineState } from './state.js';
 import { Supervisor } from './supervisor.js';
 import { MAX_DELAY } from './timers.js';
 import type { EngineTracing } from './tracing.js';
@@ -61,7 +60,7 @@ export interface HookContext {
   /**
    * Send on this connection, counted in the metrics. Inside an open hook it is written at once,
    * before the outbox is flushed; later it behaves as `engine.send()`. Rejects with
-   * `NotConnectedError` once this connection has ended. (A method: call it on the context.)
+   * `NotConnectedError` once this connection has ended.
    */
   send(type: MessageType, data: WriteData, options?: SendOptions): Promise<void>;
   sendText(text: string, options?: SendOptions): Promise<void>;
@@ -157,10 +156,10 @@ export interface OpenInfo {
   readonly handshake: HandshakeResponse;
 }
 
-/** An extra open hook (see {@link Engine.addOpenHook}). */
+/** An extra open hook (see `addOpenHook(engine, hook)`). */
 export type OpenHook = (ctx: HookContext) => void | Promise<void>;
 
-/** An inbound message filter (see {@link Engine.intercept}); `true` consumes the message. */
+/** An inbound message filter (see `intercept(engine, filter)`); `true` consumes the message. */
 export type MessageFilter = (message: Message, ctx: HookContext) => boolean;
 
 /** Options for `start()`. */
@@ -215,21 +214,10 @@ const OPTION_KEYS: ReadonlySet<string> = /* @__PURE__ */ new Set<string>([
   'tracing',
 ] satisfies ReadonlyArray<keyof EngineOptions>);
 
-function without<T>(list: readonly T[], item: T): readonly T[] {
-  const index = list.indexOf(item);
-  return index < 0 ? list : [...list.slice(0, index), ...list.slice(index + 1)];
-}
-
-function checkFunction(name: string, value: unknown): void {
-  if (typeof value !== 'function') throw new InvalidArgumentError(`${name} expects a function, got ${typeof value}`);
-}
-
 /** Validate the options once, naming the option; resolve the parts the engine shares. */
 function createContext(options: EngineOptions): EngineContext {
   expectOption(options !== null && typeof options === 'object', 'options', 'an object', options);
-  for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.has(key)) throw new InvalidOptionError(key, 'not an option');
-  }
+  refuseUnknownOptions(options as unknown as Readonly<Record<string, unknown>>, (key) => OPTION_KEYS.has(key));
   const url = options.url;
   if (typeof url === 'string' || url instanceof URL) {
     try {
@@ -248,11 +236,11 @@ function createContext(options: EngineOptions): EngineContext {
   expectOption(
     outbox === undefined || typeof (outbox as Partial<Outbox>).enqueue === 'function',
     'outbox',
-    'an outbox made by createOutbox({ maxMessages, maxBytes, ttl })',
+    'an outbox made by createOutbox()',
     outbox,
   );
   const tracing = options.tracing || undefined;
-  expectOption(tracing === undefined || typeof tracing.connect === 'function', 'tracing', 'tracing made by otelTracing(tracer?) or false', tracing);
+  expectOption(tracing === undefined || typeof tracing.connect === 'function', 'tracing', 'otelTracing() or false', tracing);
   const events: TypedEmitter<EngineEvents> = new TypedEmitter<EngineEvents>((error, event) => {
     // A throwing 'error' listener must not recurse into itself: surface it as an uncaught error.
     if (event === 'error') {
@@ -263,7 +251,7 @@ function createContext(options: EngineOptions): EngineContext {
   });
   const report = (error: unknown): void => {
     if (events.has('error')) events.emit('error', error);
-    else globalThis.console?.error('wsengine: a hook or listener threw (listen to the engine\'s "error" event to handle it):', error);
+    else globalThis.console?.error('wsengine: a hook or listener threw (listen to "error" to handle it):', error);
   };
   const ctx: EngineContext = {
     options,
@@ -272,7 +260,7 @@ function createContext(options: EngineOptions): EngineContext {
     closeTimeout,
     outbox,
     tracing,
-    machine: new StateMachine((to, from) => events.emit('state', to, from)),
+    state: 'idle',
     events,
     metrics: new Metrics(),
     dispatcher: new Dispatcher(resolveConcurrency(options.delivery), report),
@@ -302,7 +290,7 @@ export class Engine {
 
   /** The current lifecycle state. */
   get state(): EngineState {
-    return this.ctx.machine.state;
+    return this.ctx.state;
   }
 
   /** Whether delivery is paused. */
@@ -347,14 +335,12 @@ export class Engine {
     const starting = supervisor.start();
     if (signal === undefined || !supervisor.isStarting(starting)) return starting;
     return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
+      const settle = onAbort(signal, () => {
         // Once the first connection is open (its promise about to resolve), the signal is moot.
         if (!supervisor.isStarting(starting)) return;
         reject(abortReason(signal));
         void supervisor.stop();
-      };
-      const settle = (): void => signal.removeEventListener('abort', onAbort);
-      signal.addEventListener('abort', onAbort, { once: true });
+      });
       starting.then(
         () => {
           settle();
@@ -406,35 +392,6 @@ export class Engine {
   }
 
   /**
-   * Add an open hook for a protocol layer. Hooks run after the options' `onOpen`, in
-   * registration order, with its rules: bounded by `reconnect.openTimeout`, a throw fails the
-   * attempt, sends inside go out before the outbox is flushed. Returns a function that removes it.
-   */
-  addOpenHook(hook: OpenHook): () => void {
-    checkFunction('addOpenHook', hook);
-    const ctx = this.ctx;
-    ctx.openHooks = [...ctx.openHooks, hook];
-    return () => {
-      ctx.openHooks = without(ctx.openHooks, hook);
-    };
-  }
-
-  /**
-   * Add an inbound message filter for a protocol layer. Filters see every message, in order,
-   * before it is delivered (hooks, events, iterators), in registration order; one that returns
-   * `true` consumes the message: it is not delivered and later filters do not see it. A throw
-   * is reported as an `error` and the message goes on. Returns a function that removes it.
-   */
-  intercept(filter: MessageFilter): () => void {
-    checkFunction('intercept', filter);
-    const ctx = this.ctx;
-    ctx.filters = [...ctx.filters, filter];
-    return () => {
-      ctx.filters = without(ctx.filters, filter);
-    };
-  }
-
-  /**
    * Stop reading (messages wait in the adapter, which pushes back on the server); survives
    * reconnects. While paused, a closed connection is noticed by the heartbeat (or on resume).
    */
@@ -448,11 +405,11 @@ export class Engine {
 
   /** A snapshot of the counters. */
   metrics(): MetricsSnapshot {
-    const { metrics, session, outbox, machine } = this.ctx;
+    const { metrics, session, outbox, state } = this.ctx;
     const open = session !== undefined && session.phase !== 'opening' && session.phase !== 'ended';
     return {
       ...metrics,
-      state: machine.state,
+      state,
       connectionId: this.connectionId,
       uptimeMs: open ? Date.now() - session.openedAt : 0,
       queuedMessages: outbox ? outbox.length : 0,

@@ -15,11 +15,11 @@
  * - `off`: no heartbeat.
  */
 import { ConnectionClosedError, UnsupportedOperationError, WebSocketCloseError } from '../adapters/errors.js';
-import type { Message, MessageType, WriteData } from '../adapters/types.js';
+import type { Message, MessageType, WebSocketConnectionAdapter, WriteData } from '../adapters/types.js';
 import { HeartbeatTimeoutError, InvalidOptionError } from './errors.js';
-import { expectOption, knownOptions, numberOption, POSITIVE } from './options.js';
+import { expectOption, knownOptions, numberOption, oneOfOption, POSITIVE } from './options.js';
 import type { HeartbeatPhase } from './state.js';
-import { Timer } from './timers.js';
+import { MAX_DELAY } from './timers.js';
 
 export type HeartbeatMode = 'auto' | 'ping' | 'message' | 'traffic' | 'off';
 
@@ -57,8 +57,7 @@ const MODES: readonly HeartbeatMode[] = ['auto', 'ping', 'message', 'traffic', '
 
 export function resolveHeartbeatOptions(options: HeartbeatOptions | false | undefined): ResolvedHeartbeatOptions {
   const o = options === false ? { mode: 'off' as const } : (options ?? {});
-  const mode = o.mode ?? 'auto';
-  expectOption(MODES.includes(mode), 'heartbeat.mode', `one of ${MODES.join(', ')}`, mode);
+  const mode = oneOfOption('heartbeat.mode', o.mode, MODES, 'auto');
   const interval = numberOption('heartbeat.interval', o.interval, 15_000, POSITIVE);
   const timeout = numberOption('heartbeat.timeout', o.timeout, 5_000, POSITIVE);
   if (mode === 'message' && o.message === undefined) {
@@ -66,12 +65,6 @@ export function resolveHeartbeatOptions(options: HeartbeatOptions | false | unde
   }
   expectOption(o.isPong === undefined || typeof o.isPong === 'function', 'heartbeat.isPong', 'a function', o.isPong);
   return knownOptions(o, { mode, interval, timeout, message: o.message, isPong: o.isPong, deliverPongs: o.deliverPongs ?? false }, 'heartbeat.');
-}
-
-/** What the heartbeat needs from the connection. */
-export interface HeartbeatProbes {
-  ping(signal: AbortSignal): Promise<void>;
-  send(message: HeartbeatMessage): Promise<void>;
 }
 
 export interface HeartbeatEvents {
@@ -86,133 +79,138 @@ export interface HeartbeatEvents {
   gone(error: unknown): void;
 }
 
-/** The heartbeat of one connection: started when it opens, stopped when it ends. */
-export class Heartbeat {
-  /** The mode in use (after any fallback from `auto`). */
-  mode: Exclude<HeartbeatMode, 'auto'>;
-  /**
-   * One timer, as one thing is awaited at a time: the next probe (`waiting`), the deadline of
-   * the probe that is out (`probing`), or the end of the allowed silence (`traffic` mode).
-   */
-  private readonly timer = new Timer();
-  private probeController: AbortController | undefined;
-  private sentAt = 0;
-  private phase: HeartbeatPhase = 'waiting';
-  private lastTraffic = 0;
+/** The heartbeat of one connection, as the session and the reader see it. */
+export interface Heartbeat {
   /** Whether inbound messages matter to this heartbeat (message and traffic modes): lets the reader skip the call. */
   watchesMessages: boolean;
-
-  constructor(
-    private readonly options: ResolvedHeartbeatOptions,
-    private readonly probes: HeartbeatProbes,
-    private readonly events: HeartbeatEvents,
-  ) {
-    this.mode = options.mode === 'auto' ? 'ping' : options.mode;
-    this.watchesMessages = this.mode === 'message' || this.mode === 'traffic';
-  }
-
-  start(): void {
-    if (this.mode !== 'off') this.schedule();
-  }
-
-  stop(): void {
-    this.phase = 'stopped';
-    this.timer.cancel();
-    this.probeController?.abort();
-    this.probeController = undefined;
-  }
-
   /**
    * Tell the heartbeat a message arrived. Returns true when the message is an application-level
    * pong that should not be delivered.
    */
-  onMessage(message: Message): boolean {
-    if (this.mode === 'traffic') {
-      // Only a time stamp per message: the timer checks it when it fires.
-      this.lastTraffic = Date.now();
-      return false;
-    }
-    if (this.mode !== 'message') return false;
-    const isPong = this.options.isPong;
-    const matched = isPong === undefined ? true : isPong(message);
-    if (matched && this.phase === 'probing') this.answered();
-    return matched && isPong !== undefined && !this.options.deliverPongs;
-  }
+  onMessage(message: Message): boolean;
+  stop(): void;
+}
+
+/**
+ * Start the heartbeat of a connection that just opened (mode not `off`); it runs until `stop()`
+ * or until it reports the connection dead or gone. A closure: its state is local variables,
+ * which a minifier shortens.
+ */
+export function startHeartbeat(options: ResolvedHeartbeatOptions, adapter: WebSocketConnectionAdapter, events: HeartbeatEvents): Heartbeat {
+  const { interval, timeout, message: spec, isPong } = options;
+  /** The mode in use (after any fallback from `auto`). */
+  let mode: Exclude<HeartbeatMode, 'auto' | 'off'> = options.mode === 'auto' || options.mode === 'off' ? 'ping' : options.mode;
+  let phase: HeartbeatPhase = 'waiting';
+  let sentAt = 0;
+  let heard = 0;
+  let pinging: AbortController | undefined;
+  /**
+   * One timer, as one thing is awaited at a time: the next probe (`waiting`), the deadline of
+   * the probe that is out (`probing`), or the end of the allowed silence (`traffic` mode).
+   */
+  let timer: ReturnType<typeof globalThis.setTimeout> | undefined;
+  const arm = (ms: number, callback: () => void): void => {
+    globalThis.clearTimeout(timer);
+    timer = globalThis.setTimeout(callback, Math.min(ms, MAX_DELAY));
+  };
+
+  const stop = (): void => {
+    phase = 'stopped';
+    globalThis.clearTimeout(timer);
+    pinging?.abort();
+    pinging = undefined;
+  };
+
+  const die = (timeoutMs: number): void => {
+    if (phase === 'stopped') return;
+    stop();
+    events.dead(new HeartbeatTimeoutError(timeoutMs));
+  };
 
   /** Wait for the next probe; in `traffic` mode, watch for silence of interval + timeout instead. */
-  private schedule(): void {
-    if (this.phase === 'stopped') return;
-    this.phase = 'waiting';
-    if (this.mode !== 'traffic') {
-      this.timer.arm(this.options.interval, () => this.probe());
+  const schedule = (): void => {
+    if (phase === 'stopped') return;
+    phase = 'waiting';
+    if (mode !== 'traffic') {
+      arm(interval, probe);
       return;
     }
-    this.lastTraffic = Date.now();
-    const limit = this.options.interval + this.options.timeout;
+    heard = Date.now();
+    const limit = interval + timeout;
     const watch = (ms: number): void =>
-      this.timer.arm(ms, () => {
-        const silent = Date.now() - this.lastTraffic;
-        if (silent >= limit) this.die(limit);
+      arm(ms, () => {
+        const silent = Date.now() - heard;
+        if (silent >= limit) die(limit);
         else watch(limit - silent);
       });
     watch(limit);
-  }
-
-  private probe(): void {
-    if (this.phase === 'stopped') return;
-    this.phase = 'probing';
-    this.sentAt = Date.now();
-    const { timeout } = this.options;
-    this.timer.arm(timeout, () => this.die(timeout));
-    if (this.mode === 'ping') {
-      const controller = new AbortController();
-      this.probeController = controller;
-      this.probes.ping(controller.signal).then(
-        () => {
-          if (this.probeController !== controller) return;
-          this.probeController = undefined;
-          this.answered();
-        },
-        (error: unknown) => {
-          if (this.probeController !== controller) return;
-          this.probeController = undefined;
-          if (error instanceof UnsupportedOperationError) this.fallBack();
-          else if (error instanceof ConnectionClosedError || error instanceof WebSocketCloseError) {
-            this.stop();
-            this.events.gone(error);
-          }
-          // Other failures are left to the deadline.
-        },
-      );
-      return;
-    }
-    const spec = this.options.message!;
-    this.probes.send(typeof spec === 'function' ? spec() : spec).catch(() => {
-      // A failed write means the connection is going; the deadline or the reader will see it.
-    });
-  }
-
-  /**
-   * The adapter cannot send ping frames (a browser): use messages if configured, else traffic.
-   * The probe or the watch re-arms the timer, replacing the ping's deadline.
-   */
-  private fallBack(): void {
-    this.mode = this.options.message !== undefined ? 'message' : 'traffic';
-    this.watchesMessages = true;
-    if (this.mode === 'message') this.probe();
-    else this.schedule();
-  }
+  };
 
   /** A probe was answered: report the round trip; the next probe's wait replaces the deadline. */
-  private answered(): void {
-    if (this.phase === 'stopped') return;
-    this.events.rtt(Date.now() - this.sentAt);
-    this.schedule();
+  const answered = (): void => {
+    if (phase === 'stopped') return;
+    events.rtt(Date.now() - sentAt);
+    schedule();
+  };
+
+  function probe(): void {
+    if (phase === 'stopped') return;
+    phase = 'probing';
+    sentAt = Date.now();
+    arm(timeout, () => die(timeout));
+    if (mode !== 'ping') {
+      adapter.write(...messageOf(spec!)).catch(() => {
+        // A failed write means the connection is going; the deadline or the reader will see it.
+      });
+      return;
+    }
+    const controller = (pinging = new AbortController());
+    adapter.ping({ signal: controller.signal }).then(
+      () => {
+        if (pinging !== controller) return;
+        pinging = undefined;
+        answered();
+      },
+      (error: unknown) => {
+        if (pinging !== controller) return;
+        pinging = undefined;
+        if (error instanceof UnsupportedOperationError) {
+          // No ping frames (a browser): use messages if configured, else traffic. The probe or
+          // the watch re-arms the timer, replacing the ping's deadline.
+          mode = spec !== undefined ? 'message' : 'traffic';
+          self.watchesMessages = true;
+          if (mode === 'message') probe();
+          else schedule();
+        } else if (error instanceof ConnectionClosedError || error instanceof WebSocketCloseError) {
+          stop();
+          events.gone(error);
+        }
+        // Other failures are left to the deadline.
+      },
+    );
   }
 
-  private die(timeoutMs: number): void {
-    if (this.phase === 'stopped') return;
-    this.stop();
-    this.events.dead(new HeartbeatTimeoutError(timeoutMs));
-  }
+  const self: Heartbeat = {
+    watchesMessages: mode !== 'ping',
+    onMessage(message) {
+      if (mode === 'traffic') {
+        // Only a time stamp per message: the timer checks it when it fires.
+        heard = Date.now();
+        return false;
+      }
+      if (mode !== 'message') return false;
+      const matched = isPong === undefined || isPong(message);
+      if (matched && phase === 'probing') answered();
+      return matched && isPong !== undefined && !options.deliverPongs;
+    },
+    stop,
+  };
+  schedule();
+  return self;
+}
+
+/** The ping message of a probe, as `write` arguments. */
+function messageOf(spec: HeartbeatMessage | (() => HeartbeatMessage)): [MessageType, WriteData] {
+  const message = typeof spec === 'function' ? spec() : spec;
+  return [message.type, message.data];
 }

@@ -32,6 +32,7 @@ export { createOutbox, type Outbox, type OutboxOptions } from './outbox.js';
 export { type DeliveryOptions } from './delivery.js';
 export { messages, type MessagesOptions } from './iterator.js';
 export { exclusive } from './exclusive.js';
+export { addOpenHook, intercept } from './layers.js';
 export { type MetricsSnapshot } from './metrics.js';
 export { otelTracing, loadGlobalTracer, type EngineTracing, type SpanEnd, type TracerLike, type SpanLike } from './tracing.js';
 export {

@@ -21,101 +21,87 @@ export interface MessagesOptions {
 export function messages(engine: Engine, options: MessagesOptions = {}): AsyncIterableIterator<Message> {
   const limit = numberOption('buffer', options.buffer, 1024, 1, FINITE, true);
   const ctx = contextOf(engine);
-  const iterator = new MessageIterator(limit, () => {
-    ctx.sinks.delete(push);
-    offStopped();
-  });
-  const push = (message: Message): Promise<void> | undefined => iterator.push(message);
-  const offStopped = engine.on('stopped', ({ error }) => {
-    ctx.sinks.delete(push);
-    offStopped();
-    iterator.end(error);
-  });
-  if (engine.state === EngineState.Stopped) iterator.end();
-  else ctx.sinks.add(push);
-  return iterator;
-}
+  const buffer: Message[] = [];
+  let waiter: Deferred<IteratorResult<Message>> | undefined;
+  /** Settles when the full buffer has room again (the engine waits for it). */
+  let space: Deferred<void> | undefined;
+  let ended = false;
+  let failed = false;
+  let error: unknown;
+  const done = (): Promise<IteratorResult<Message>> => Promise.resolve({ value: undefined, done: true });
 
-/** An `AsyncIterator` over delivered messages, with a bounded buffer. */
-class MessageIterator implements AsyncIterableIterator<Message> {
-  private readonly buffer: Message[] = [];
-  private waiter: Deferred<IteratorResult<Message>> | undefined;
-  private space: Deferred<void> | undefined;
-  private ended = false;
-  private error: unknown = undefined;
-  private failed = false;
-
-  constructor(
-    private readonly limit: number,
-    private readonly onReturn: () => void,
-  ) {}
-
-  /** Offer a message; returns a promise when the buffer is full (the engine waits for room). */
-  push(message: Message): Promise<void> | undefined {
-    if (this.ended) return undefined;
-    if (this.waiter) {
-      const waiter = this.waiter;
-      this.waiter = undefined;
-      waiter.resolve({ value: message, done: false });
-      return undefined;
-    }
-    this.buffer.push(message);
-    if (this.buffer.length < this.limit) return undefined;
-    this.space ??= deferred<void>();
-    return this.space.promise;
-  }
+  const release = (): void => {
+    const waiting = space;
+    space = undefined;
+    waiting?.resolve();
+  };
 
   /** End the iteration: buffered messages are still yielded, then `done` (or the error). */
-  end(error?: unknown): void {
-    if (this.ended) return;
-    this.ended = true;
-    if (error !== undefined) {
-      this.failed = true;
-      this.error = error;
+  const end = (failure?: unknown): void => {
+    if (ended) return;
+    ended = true;
+    if (failure !== undefined) {
+      failed = true;
+      error = failure;
     }
-    this.release();
-    if (this.waiter && this.buffer.length === 0) {
-      const waiter = this.waiter;
-      this.waiter = undefined;
-      if (this.failed) waiter.reject(this.error);
-      else waiter.resolve({ value: undefined, done: true });
+    release();
+    if (waiter && buffer.length === 0) {
+      const next = waiter;
+      waiter = undefined;
+      if (failed) next.reject(error);
+      else next.resolve({ value: undefined, done: true });
     }
-  }
+  };
 
-  next(): Promise<IteratorResult<Message>> {
-    const message = this.buffer.shift();
-    if (message !== undefined) {
-      if (this.buffer.length < this.limit) this.release();
-      return Promise.resolve({ value: message, done: false });
+  /** Offer a message; returns a promise when the buffer is full (the engine waits for room). */
+  const push = (message: Message): Promise<void> | undefined => {
+    if (ended) return undefined;
+    if (waiter) {
+      const next = waiter;
+      waiter = undefined;
+      next.resolve({ value: message, done: false });
+      return undefined;
     }
-    if (this.ended) {
-      if (this.failed) {
-        this.failed = false;
-        return Promise.reject(this.error);
+    buffer.push(message);
+    if (buffer.length < limit) return undefined;
+    space ??= deferred<void>();
+    return space.promise;
+  };
+
+  const offStopped = engine.on('stopped', ({ error: failure }) => {
+    ctx.sinks.delete(push);
+    offStopped();
+    end(failure);
+  });
+  if (engine.state === EngineState.Stopped) end();
+  else ctx.sinks.add(push);
+
+  const iterator: AsyncIterableIterator<Message> = {
+    next() {
+      const message = buffer.shift();
+      if (message !== undefined) {
+        if (buffer.length < limit) release();
+        return Promise.resolve({ value: message, done: false });
       }
-      return Promise.resolve({ value: undefined, done: true });
-    }
-    this.waiter = deferred<IteratorResult<Message>>();
-    return this.waiter.promise;
-  }
-
-  return(): Promise<IteratorResult<Message>> {
-    this.buffer.length = 0;
-    this.failed = false;
-    this.end();
-    this.onReturn();
-    return Promise.resolve({ value: undefined, done: true });
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  private release(): void {
-    if (this.space) {
-      const space = this.space;
-      this.space = undefined;
-      space.resolve();
-    }
-  }
+      if (ended) {
+        if (!failed) return done();
+        failed = false;
+        return Promise.reject(error);
+      }
+      waiter = deferred<IteratorResult<Message>>();
+      return waiter.promise;
+    },
+    return() {
+      buffer.length = 0;
+      failed = false;
+      end();
+      ctx.sinks.delete(push);
+      offStopped();
+      return done();
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
 }

@@ -3,9 +3,9 @@
  * is checked once, when the engine (or an optional feature) is made, with a message that names
  * the option.
  */
-import { InvalidOptionError } from '../adapters/errors.js';
+import { refuseUnknownOptions } from '../adapters/options.js';
 
-export { expectOption, FINITE, numberOption, POSITIVE } from '../adapters/options.js';
+export { expectOption, FINITE, numberOption, oneOfOption, POSITIVE, refuseUnknownOptions } from '../adapters/options.js';
 
 /**
  * Refuse a key of a nested options object (`reconnect`, `heartbeat`, ...) that `resolved` (the
@@ -13,6 +13,6 @@ export { expectOption, FINITE, numberOption, POSITIVE } from '../adapters/option
  * (`maxRetries`, `intervalMs`) would otherwise change nothing, silently.
  */
 export function knownOptions<T extends object>(options: object, resolved: T, prefix: string): T {
-  for (const key of Object.keys(options)) if (!(key in resolved)) throw new InvalidOptionError(prefix + key, 'not an option');
+  refuseUnknownOptions(options as Readonly<Record<string, unknown>>, (key) => key in resolved, prefix);
   return resolved;
 }

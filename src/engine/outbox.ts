@@ -7,13 +7,13 @@
  * rejected to its caller and never sent. A separate function, so that an app that never queues
  * does not ship the queue.
  */
-import { abortReason } from '../adapters/signals.js';
+import { abortReason, onAbort } from '../adapters/signals.js';
 import type { MessageType, WriteData } from '../adapters/types.js';
 import { MessageExpiredError, OutboxOverflowError } from './errors.js';
 import { knownOptions, numberOption, POSITIVE } from './options.js';
 import { byteLength } from './metrics.js';
 import { isConnectionGone } from './reader.js';
-import { Timer } from './timers.js';
+import { MAX_DELAY } from './timers.js';
 
 export interface OutboxOptions {
   /** At most this many queued messages; more are refused with `OutboxOverflowError`. Default 1000. */
@@ -51,176 +51,182 @@ export interface OutboxEntry {
 }
 
 interface InternalEntry extends OutboxEntry {
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
+  readonly signal: AbortSignal | undefined;
+  /** Stops listening to `signal` (while the entry waits in the queue). */
+  off: (() => void) | undefined;
+}
+
+/** The queue of an engine's sends made while disconnected; made by {@link createOutbox}. */
+export interface Outbox {
+  /** Messages queued. */
+  readonly length: number;
+  /** Queued payload bytes. */
+  readonly bytes: number;
+  /** Queue a message; the promise settles when it is written, expires, or is dropped. */
+  enqueue(type: MessageType, data: WriteData, options?: { ttl?: number; signal?: AbortSignal }): Promise<void>;
+  /** Reject and drop everything (the engine stopped). */
+  rejectAll(error: unknown): void;
+  /**
+   * Write the queue in order through `write` while `flushing()` holds; sends made meanwhile join
+   * its end, so order is kept. An entry the connection could not take (it went away) keeps its
+   * place for the next connection. `drained` runs in the same turn as the last message leaves
+   * the queue, so that no send can slip into it between the end of the flush and the switch to
+   * direct writes.
+   */
+  flush(write: (type: MessageType, data: WriteData) => Promise<void>, flushing: () => boolean, drained: () => void): Promise<void>;
 }
 
 /**
  * A queue for sends made while disconnected: `createEngine({ ..., outbox: createOutbox() })`.
- * Options are validated here, naming the option (`outbox.maxMessages`...).
+ * Options are validated here, naming the option (`outbox.maxMessages`...). A closure: its
+ * state is local variables, which a minifier shortens.
  */
 export function createOutbox(options?: OutboxOptions): Outbox {
-  return new Outbox(resolveOutboxOptions(options));
-}
+  const { maxMessages, maxBytes, ttl: defaultTtl } = resolveOutboxOptions(options);
+  let entries: InternalEntry[] = [];
+  let bytes = 0;
+  /** When the next message expires, and the timer that sweeps then. */
+  let expiryAt = Infinity;
+  let timer: ReturnType<typeof globalThis.setTimeout> | undefined;
 
-export class Outbox {
-  private readonly entries: InternalEntry[] = [];
-  /** Queued payload bytes. */
-  bytes = 0;
-  private readonly expiry = new Timer();
-  private expiryAt = Infinity;
+  const detach = (entry: InternalEntry): void => entry.off?.();
 
-  constructor(private readonly options: ResolvedOutboxOptions) {}
+  const disarm = (): void => {
+    globalThis.clearTimeout(timer);
+    expiryAt = Infinity;
+  };
 
-  get length(): number {
-    return this.entries.length;
-  }
-
-  /** Queue a message; the promise settles when it is written, expires, or is dropped. */
-  enqueue(type: MessageType, data: WriteData, options: { ttl?: number; signal?: AbortSignal } = {}): Promise<void> {
-    const { signal } = options;
-    if (signal?.aborted) return Promise.reject(abortReason(signal));
-    const bytes = byteLength(data);
-    if (this.entries.length + 1 > this.options.maxMessages || this.bytes + bytes > this.options.maxBytes) {
-      return Promise.reject(
-        new OutboxOverflowError(
-          `The outbox is full (${this.entries.length} messages, ${this.bytes} bytes; bounds ${this.options.maxMessages} messages, ${this.options.maxBytes} bytes)`,
-          this.entries.length,
-          this.bytes,
-        ),
-      );
-    }
-    const now = Date.now();
-    const ttl = options.ttl ?? this.options.ttl;
-    return new Promise<void>((resolve, reject) => {
-      const entry: InternalEntry = {
-        type,
-        data,
-        bytes,
-        enqueuedAt: now,
-        expiresAt: now + ttl,
-        resolve,
-        reject,
-        signal,
-        onAbort: undefined,
-      };
-      if (signal) {
-        entry.onAbort = () => {
-          if (this.remove(entry)) reject(abortReason(signal));
-        };
-        signal.addEventListener('abort', entry.onAbort, { once: true });
-      }
-      this.entries.push(entry);
-      this.bytes += bytes;
-      this.armExpiry(entry.expiresAt);
-    });
-  }
-
-  /** The oldest message that has not expired (expired ones are rejected on the way), removed from the queue. */
-  shift(): OutboxEntry | undefined {
-    const now = Date.now();
-    if (now >= this.expiryAt) this.sweep(now);
-    const entry = this.entries.shift();
-    if (!entry) return undefined;
-    this.detach(entry);
-    this.bytes -= entry.bytes;
-    if (this.entries.length === 0) this.disarm();
-    return entry;
-  }
-
-  /** Put back a message that could not be written (the connection went): it goes out first next time. */
-  unshift(entry: OutboxEntry): void {
-    const internal = entry as InternalEntry;
-    if (internal.signal?.aborted) {
-      entry.reject(abortReason(internal.signal));
-      return;
-    }
-    if (internal.signal && internal.onAbort) internal.signal.addEventListener('abort', internal.onAbort, { once: true });
-    this.entries.unshift(internal);
-    this.bytes += entry.bytes;
-    this.armExpiry(entry.expiresAt);
-  }
-
-  /** Reject and drop everything (the engine stopped). */
-  rejectAll(error: unknown): void {
-    const entries = this.entries.splice(0);
-    this.bytes = 0;
-    this.disarm();
-    for (const entry of entries) {
-      this.detach(entry);
-      entry.reject(error);
-    }
-  }
-
-  /**
-   * Write the queue in order through `write` while `flushing()` holds; sends made meanwhile join
-   * its end, so order is kept. An entry the connection could not take (it went away) keeps its
-   * place for the next connection. `drained` runs in the same turn as the last `shift()`, so that
-   * no send can slip into the queue between the end of the flush and the switch to direct writes.
-   */
-  async flush(write: (type: MessageType, data: WriteData) => Promise<void>, flushing: () => boolean, drained: () => void): Promise<void> {
-    while (flushing()) {
-      const entry = this.shift();
-      if (!entry) break;
-      try {
-        await write(entry.type, entry.data);
-        entry.resolve();
-      } catch (error) {
-        if (isConnectionGone(error)) {
-          // Not handed to the socket: it keeps its place for the next connection.
-          this.unshift(entry);
-          break;
-        }
-        entry.reject(error);
-      }
-    }
-    drained();
-  }
-
-  private remove(entry: InternalEntry): boolean {
-    const index = this.entries.indexOf(entry);
-    if (index < 0) return false;
-    this.entries.splice(index, 1);
-    this.bytes -= entry.bytes;
-    this.detach(entry);
-    if (this.entries.length === 0) this.disarm();
-    return true;
-  }
-
-  private detach(entry: InternalEntry): void {
-    if (entry.signal && entry.onAbort) entry.signal.removeEventListener('abort', entry.onAbort);
-  }
+  const armExpiry = (at: number): void => {
+    if (!Number.isFinite(at) || at >= expiryAt) return;
+    expiryAt = at;
+    globalThis.clearTimeout(timer);
+    timer = globalThis.setTimeout(
+      () => {
+        expiryAt = Infinity;
+        sweep(Date.now());
+      },
+      Math.min(Math.max(0, at - Date.now()), MAX_DELAY),
+    );
+  };
 
   /** Reject every expired message and re-arm the timer for the next expiry. */
-  private sweep(now: number): void {
+  const sweep = (now: number): void => {
     let next = Infinity;
-    for (let i = 0; i < this.entries.length; ) {
-      const entry = this.entries[i]!;
+    const kept: InternalEntry[] = [];
+    for (const entry of entries) {
       if (entry.expiresAt <= now) {
-        this.entries.splice(i, 1);
-        this.bytes -= entry.bytes;
-        this.detach(entry);
+        bytes -= entry.bytes;
+        detach(entry);
         entry.reject(new MessageExpiredError(now - entry.enqueuedAt));
       } else {
         next = Math.min(next, entry.expiresAt);
-        i++;
+        kept.push(entry);
       }
     }
-    this.disarm();
-    if (next !== Infinity) this.armExpiry(next);
-  }
+    entries = kept;
+    disarm();
+    if (next !== Infinity) armExpiry(next);
+  };
 
-  private armExpiry(at: number): void {
-    if (!Number.isFinite(at) || at >= this.expiryAt) return;
-    this.expiryAt = at;
-    this.expiry.arm(Math.max(0, at - Date.now()), () => {
-      this.expiryAt = Infinity;
-      this.sweep(Date.now());
-    });
-  }
+  /** Listen to the entry's signal while it waits in the queue. */
+  const attach = (entry: InternalEntry): void => {
+    const { signal } = entry;
+    if (signal) {
+      entry.off = onAbort(signal, () => {
+        const index = entries.indexOf(entry);
+        if (index < 0) return;
+        entries.splice(index, 1);
+        bytes -= entry.bytes;
+        if (entries.length === 0) disarm();
+        entry.reject(abortReason(signal));
+      });
+    }
+  };
 
-  private disarm(): void {
-    this.expiry.cancel();
-    this.expiryAt = Infinity;
-  }
+  /** The oldest message that has not expired (expired ones are rejected on the way), removed from the queue. */
+  const shift = (): InternalEntry | undefined => {
+    const now = Date.now();
+    if (now >= expiryAt) sweep(now);
+    const entry = entries.shift();
+    if (!entry) return undefined;
+    detach(entry);
+    bytes -= entry.bytes;
+    if (entries.length === 0) disarm();
+    return entry;
+  };
+
+  return {
+    get length() {
+      return entries.length;
+    },
+    get bytes() {
+      return bytes;
+    },
+    enqueue(type, data, sendOptions = {}) {
+      const { signal } = sendOptions;
+      if (signal?.aborted) return Promise.reject(abortReason(signal));
+      const size = byteLength(data);
+      if (entries.length + 1 > maxMessages || bytes + size > maxBytes) {
+        return Promise.reject(
+          new OutboxOverflowError(
+            `The outbox is full (${entries.length} messages, ${bytes} bytes; bounds ${maxMessages} messages, ${maxBytes} bytes)`,
+            entries.length,
+            bytes,
+          ),
+        );
+      }
+      const now = Date.now();
+      return new Promise<void>((resolve, reject) => {
+        const entry: InternalEntry = {
+          type,
+          data,
+          bytes: size,
+          enqueuedAt: now,
+          expiresAt: now + (sendOptions.ttl ?? defaultTtl),
+          resolve,
+          reject,
+          signal,
+          off: undefined,
+        };
+        attach(entry);
+        entries.push(entry);
+        bytes += size;
+        armExpiry(entry.expiresAt);
+      });
+    },
+    rejectAll(error) {
+      const all = entries;
+      entries = [];
+      bytes = 0;
+      disarm();
+      for (const entry of all) {
+        detach(entry);
+        entry.reject(error);
+      }
+    },
+    async flush(write, flushing, drained) {
+      while (flushing()) {
+        const entry = shift();
+        if (!entry) break;
+        try {
+          await write(entry.type, entry.data);
+          entry.resolve();
+        } catch (error) {
+          if (isConnectionGone(error)) {
+            // Not handed to the socket: it keeps its place (first) for the next connection.
+            if (entry.signal?.aborted) entry.reject(abortReason(entry.signal));
+            else {
+              attach(entry);
+              entries.unshift(entry);
+              bytes += entry.bytes;
+              armExpiry(entry.expiresAt);
+            }
+            break;
+          }
+          entry.reject(error);
+        }
+      }
+      drained();
+    },
+  };
 }

@@ -5,7 +5,6 @@
  * them is p-retry's, driven by the supervisor (`supervisor.ts`).
  */
 import { HandshakeError, InvalidArgumentError, UnsupportedOperationError, WebSocketCloseError } from '../adapters/errors.js';
-import { InvalidOptionError } from './errors.js';
 import { expectOption, knownOptions, numberOption } from './options.js';
 import { MAX_DELAY } from './timers.js';
 
@@ -74,14 +73,8 @@ export function defaultShouldRetry(error: unknown): boolean {
   if (error instanceof HandshakeError) return error.status === undefined || !FATAL_STATUSES.has(error.status);
   if (error instanceof WebSocketCloseError) return !FATAL_CLOSE_CODES.has(error.code);
   // Errors of configuration, not of the network: retrying cannot make them pass.
-  if (
-    error instanceof InvalidArgumentError ||
-    error instanceof InvalidOptionError ||
-    error instanceof UnsupportedOperationError
-  ) {
-    return false;
-  }
-  return true;
+  // (An InvalidOptionError is an InvalidArgumentError too.)
+  return !(error instanceof InvalidArgumentError || error instanceof UnsupportedOperationError);
 }
 
 /**

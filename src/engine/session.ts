@@ -5,16 +5,16 @@
  * when to make one; the session does not retry.
  */
 import { ConnectionClosedError, InvalidArgumentError, WebSocketCloseError } from '../adapters/errors.js';
-import { deferred, NO_OPTIONS, noop, raceSignal } from '../adapters/signals.js';
+import { deferred, NO_OPTIONS, noop, onAbort, raceSignal } from '../adapters/signals.js';
 import { MessageType, type HandshakeResponse, type Message, type WebSocketConnectionAdapter, type WriteData } from '../adapters/types.js';
 import { normalizeWriteData, parseWebSocketUrl } from '../adapters/validation.js';
 import type { EngineContext } from './context.js';
 import type { CloseChoice, CloseInfo, HookContext, SendOptions } from './engine.js';
 import { EngineStoppedError, NotConnectedError, OpenTimeoutError, RestartRequestedError, type HeartbeatTimeoutError } from './errors.js';
-import { Heartbeat } from './heartbeat.js';
+import { startHeartbeat, type Heartbeat } from './heartbeat.js';
 import { byteLength } from './metrics.js';
 import { read } from './reader.js';
-import type { SessionPhase } from './state.js';
+import { moveTo, type SessionPhase } from './state.js';
 
 /** Why a connection ended. */
 export type End =
@@ -57,7 +57,7 @@ export class Session {
     readonly controller: AbortController,
   ) {
     this.id = `${engine.id}.${++engine.seq}`;
-    this.ctx = new SessionContext(this, handshake);
+    this.ctx = hookContext(this, handshake);
   }
 
   /** Whether its end is known. */
@@ -73,7 +73,7 @@ export class Session {
   end(end: End): void {
     if (this.phase === 'ended') return;
     this.phase = 'ended';
-    if (this.engine.session === this) this.engine.machine.to('closing');
+    if (this.engine.session === this) moveTo(this.engine, 'closing');
     this.ended.resolve(end);
   }
 
@@ -94,49 +94,29 @@ export class Session {
   }
 }
 
-/**
- * What the hooks see of a session. `restart` and `exit` are the connection's own functions (they
- * may be passed around); the send methods live on the prototype, not in closures per connection.
- */
-class SessionContext implements HookContext {
-  readonly adapter: WebSocketConnectionAdapter;
-  readonly connectionId: string;
-  readonly attempt: number;
-  readonly reconnect: boolean;
-  readonly signal: AbortSignal;
-  readonly restart: () => void;
-  readonly exit: () => void;
-
-  constructor(
-    private readonly session: Session,
-    readonly handshake: HandshakeResponse,
-  ) {
-    this.adapter = session.adapter;
-    this.connectionId = session.id;
-    this.attempt = session.attempt;
-    this.reconnect = session.reconnect;
-    this.signal = session.controller.signal;
-    this.restart = () => {
-      if (session.phase === 'opening') session.controller.abort(new RestartRequestedError());
-      else session.end({ kind: 'restart' });
-    };
-    this.exit = () => void session.engine.stop();
-  }
-
-  send(type: MessageType, data: WriteData, options?: SendOptions): Promise<void> {
-    const session = this.session;
+/** What the hooks see of a session: its own `send` (see {@link HookContext.send}), `restart` and `exit`. */
+function hookContext(session: Session, handshake: HandshakeResponse): HookContext {
+  const hookSend = (type: MessageType, data: WriteData, options?: SendOptions): Promise<void> => {
     if (session.phase === 'opening') return session.write(type, data, options?.signal);
     if (session.engine.session === session && !session.done) return send(session.engine, type, data, options);
     return Promise.reject(new NotConnectedError(`Cannot send: connection ${session.id} has ended`));
-  }
-
-  sendText(text: string, options?: SendOptions): Promise<void> {
-    return this.send(MessageType.Text, text, options);
-  }
-
-  sendBinary(data: Uint8Array | ArrayBuffer, options?: SendOptions): Promise<void> {
-    return this.send(MessageType.Binary, data, options);
-  }
+  };
+  return {
+    adapter: session.adapter,
+    connectionId: session.id,
+    attempt: session.attempt,
+    reconnect: session.reconnect,
+    handshake,
+    signal: session.controller.signal,
+    send: hookSend,
+    sendText: (text, options) => hookSend(MessageType.Text, text, options),
+    sendBinary: (data, options) => hookSend(MessageType.Binary, data, options),
+    restart: () => {
+      if (session.phase === 'opening') session.controller.abort(new RestartRequestedError());
+      else session.end({ kind: 'restart' });
+    },
+    exit: () => void session.engine.stop(),
+  };
 }
 
 /**
@@ -149,7 +129,7 @@ export function send(ctx: EngineContext, type: MessageType, data: WriteData, opt
   if (session !== undefined && (session.phase === 'open' || session.phase === 'opening')) {
     return session.write(type, data, options.signal);
   }
-  const state = ctx.machine.state;
+  const state = ctx.state;
   const stopping = ctx.life.signal.aborted;
   if (ctx.outbox && state !== 'stopped' && !stopping) {
     try {
@@ -165,13 +145,12 @@ export function send(ctx: EngineContext, type: MessageType, data: WriteData, opt
 /** One attempt: dial, then the open hooks, within `openTimeout`; aborted with `parent`. */
 export async function open(ctx: EngineContext, attempt: number, reconnect: boolean, parent: AbortSignal): Promise<Session> {
   if (parent.aborted) throw parent.reason;
-  ctx.machine.to('connecting');
+  moveTo(ctx, 'connecting');
   ctx.events.emit('connecting', { attempt });
   const { options, policy } = ctx;
   const controller = new AbortController();
   const { signal } = controller;
-  const onAbort = (): void => controller.abort(parent.reason);
-  parent.addEventListener('abort', onAbort, { once: true });
+  const off = onAbort(parent, () => controller.abort(parent.reason));
   const timeout = globalThis.setTimeout(() => controller.abort(new OpenTimeoutError(policy.openTimeout)), policy.openTimeout);
   let session: Session | undefined;
   let span: ((error?: unknown) => void) | undefined;
@@ -204,7 +183,7 @@ export async function open(ctx: EngineContext, attempt: number, reconnect: boole
     throw failure;
   } finally {
     globalThis.clearTimeout(timeout);
-    parent.removeEventListener('abort', onAbort);
+    off();
   }
 }
 
@@ -217,7 +196,7 @@ export async function serve(session: Session): Promise<End> {
   if (session.reconnect) metrics.reconnects++;
   const flushing = outbox !== undefined && outbox.length > 0;
   session.phase = flushing ? 'flushing' : 'open';
-  ctx.machine.to('open');
+  moveTo(ctx, 'open');
   events.emit('open', {
     attempt: session.attempt,
     reconnect: session.reconnect,
@@ -225,27 +204,18 @@ export async function serve(session: Session): Promise<End> {
     handshake: session.ctx.handshake,
   });
   if (ctx.heartbeat.mode !== 'off' && !session.done) {
-    const { adapter } = session;
-    const heartbeat = (session.heartbeat = new Heartbeat(
-      ctx.heartbeat,
-      {
-        ping: (signal) => adapter.ping({ signal }),
-        send: (message) => adapter.write(message.type, message.data),
+    session.heartbeat = startHeartbeat(ctx.heartbeat, session.adapter, {
+      dead: (error) => {
+        metrics.heartbeatTimeouts++;
+        events.emit('heartbeat-timeout', error, session.id);
+        session.end({ kind: 'heartbeat', error });
       },
-      {
-        dead: (error) => {
-          metrics.heartbeatTimeouts++;
-          events.emit('heartbeat-timeout', error, session.id);
-          session.end({ kind: 'heartbeat', error });
-        },
-        rtt: (rttMs) => {
-          metrics.lastRttMs = rttMs;
-          events.emit('pong', rttMs);
-        },
-        gone: (error) => session.end({ kind: 'lost', error }),
+      rtt: (rttMs) => {
+        metrics.lastRttMs = rttMs;
+        events.emit('pong', rttMs);
       },
-    ));
-    heartbeat.start();
+      gone: (error) => session.end({ kind: 'lost', error }),
+    });
   }
   void read(session);
   if (flushing) {

@@ -17,7 +17,7 @@
  * the read loop's part in the read gate is its {@link ReaderPhase}, and its heartbeat's is its
  * {@link HeartbeatPhase}.
  */
-import { InvalidStateError } from '../adapters/errors.js';
+import type { EngineContext } from './context.js';
 
 export const EngineState = {
   Idle: 'idle',
@@ -43,20 +43,17 @@ export function canTransition(from: EngineState, to: EngineState): boolean {
   return TRANSITIONS[from].includes(to);
 }
 
-/** Holds the current state; refuses transitions the diagram does not have (a bug, not a user error). */
-export class StateMachine {
-  state: EngineState = 'idle';
-
-  constructor(private readonly onChange: (to: EngineState, from: EngineState) => void) {}
-
-  /** Move to `to`; a no-op when already there. */
-  to(to: EngineState): void {
-    const from = this.state;
-    if (from === to) return;
-    if (!canTransition(from, to)) throw new InvalidStateError(`Engine state cannot go from ${from} to ${to}`);
-    this.state = to;
-    this.onChange(to, from);
-  }
+/**
+ * Move the engine of `ctx` to `to` and emit `state`; a no-op when already there. Transitions
+ * are not checked at run time (one outside the diagram would be a bug of the engine, not of its
+ * user, and the check would cost every app its table): the engine's tests check every transition
+ * with {@link canTransition}.
+ */
+export function moveTo(ctx: EngineContext, to: EngineState): void {
+  const from = ctx.state;
+  if (from === to) return;
+  ctx.state = to;
+  ctx.events.emit('state', to, from);
 }
 
 /**

@@ -14,7 +14,8 @@ import pRetry from 'p-retry';
 import type { EngineContext } from './context.js';
 import { EngineStoppedError, RetriesExhaustedError } from './errors.js';
 import { open, serve, type Session } from './session.js';
-import { deferred, noop, type Deferred } from '../adapters/signals.js';
+import { deferred, noop, onAbort, type Deferred } from '../adapters/signals.js';
+import { moveTo } from './state.js';
 import { sleep } from './timers.js';
 
 /** What began an outage. */
@@ -49,12 +50,12 @@ export class Supervisor {
     if (this.stopping) return Promise.reject(new EngineStoppedError('The engine is stopping'));
     if (this.starting) return this.starting;
     const { ctx } = this;
-    const state = ctx.machine.state;
+    const state = ctx.state;
     if (state !== 'idle' && state !== 'stopped') return Promise.resolve();
     ctx.life = new AbortController();
     const first = deferred<void>();
     this.starting = first.promise;
-    ctx.machine.to('connecting');
+    moveTo(ctx, 'connecting');
     this.running = this.loop(first);
     return first.promise;
   }
@@ -67,7 +68,7 @@ export class Supervisor {
   stop(): Promise<void> {
     if (this.stopping) return this.stopping;
     const { ctx } = this;
-    const state = ctx.machine.state;
+    const state = ctx.state;
     // Never started: stopped all the same (idle -> stopped), so that sends queued meanwhile are
     // rejected rather than wait out their ttl, and iterators made meanwhile end.
     if (state === 'idle') this.finish(undefined, deferred<void>());
@@ -85,7 +86,7 @@ export class Supervisor {
     const session = this.ctx.session;
     if (session && session.phase !== 'opening' && session.phase !== 'ended') session.end({ kind: 'restart' });
     // Waiting to reconnect: give up this outage's wait and begin a new outage at once.
-    else if (this.ctx.machine.state === 'reconnecting') this.waits?.abort(RESTART);
+    else if (this.ctx.state === 'reconnecting') this.waits?.abort(RESTART);
   }
 
   private async loop(first: Deferred<void>): Promise<void> {
@@ -138,8 +139,7 @@ export class Supervisor {
     if (life.aborted) throw life.reason;
     const controller = (this.waits = new AbortController());
     const { signal } = controller;
-    const onLife = (): void => controller.abort(life.reason);
-    life.addEventListener('abort', onLife, { once: true });
+    const off = onAbort(life, () => controller.abort(life.reason));
     const lost = cause.kind === 'lost' || cause.kind === 'heartbeat';
     // The loss is the outage's first failure (p-retry's attempt 1); attempts to connect follow.
     const losses = lost ? 1 : 0;
@@ -191,7 +191,7 @@ export class Supervisor {
               return false;
             }
             const delayMs = policy.delayFor(base + retriesConsumed + 1, failure);
-            ctx.machine.to('reconnecting');
+            moveTo(ctx, 'reconnecting');
             ctx.events.emit('retry', { attempt: number + 1, delayMs, error: failure });
             const waits = Math.min(Math.round(minTimeout * policy.factor ** retriesConsumed), maxTimeout);
             if (delayMs > waits) await sleep(delayMs - waits, signal);
@@ -206,7 +206,7 @@ export class Supervisor {
       if (refused || raw || !(error instanceof AttemptFailure)) throw failure;
       throw new RetriesExhaustedError(made, failure);
     } finally {
-      life.removeEventListener('abort', onLife);
+      off();
       // Nothing to abort between outages: an idle engine keeps no controller of its own.
       if (this.waits === controller) this.waits = undefined;
     }
@@ -235,7 +235,7 @@ export class Supervisor {
     // Nobody may be waiting on `start()` any more (it resolved earlier): avoid an unhandled rejection.
     first.promise.catch(noop);
     ctx.outbox?.rejectAll(reason);
-    ctx.machine.to('stopped');
+    moveTo(ctx, 'stopped');
     this.stopping = undefined;
     this.running = undefined;
     ctx.events.emit('stopped', { error: failure });

@@ -3,6 +3,7 @@
  * so the engine runs in browsers and fake clocks (vitest's) drive it. No `AbortSignal.timeout()`:
  * fake clocks do not reach it.
  */
+import { onAbort } from '../adapters/signals.js';
 
 /**
  * The longest delay a timer takes (2^31 - 1 ms, about 24.8 days): setTimeout fires a longer one
@@ -15,37 +16,15 @@ export const MAX_DELAY = 2 ** 31 - 1;
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => {
-      globalThis.clearTimeout(handle);
-      reject(signal.reason);
-    };
     const handle = globalThis.setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
+      off();
       resolve();
     }, Math.min(ms, MAX_DELAY));
-    signal.addEventListener('abort', onAbort, { once: true });
+    const off = onAbort(signal, () => {
+      globalThis.clearTimeout(handle);
+      reject(signal.reason);
+    });
   });
-}
-
-/** A timer that can be (re)armed and cancelled; keeps at most one pending callback. */
-export class Timer {
-  private handle: ReturnType<typeof globalThis.setTimeout> | undefined;
-
-  /** Run `callback` after `ms`, replacing any pending one. */
-  arm(ms: number, callback: () => void): void {
-    this.cancel();
-    this.handle = globalThis.setTimeout(() => {
-      this.handle = undefined;
-      callback();
-    }, Math.min(ms, MAX_DELAY));
-  }
-
-  cancel(): void {
-    if (this.handle !== undefined) {
-      globalThis.clearTimeout(this.handle);
-      this.handle = undefined;
-    }
-  }
 }
 
 export { deferred, type Deferred } from '../adapters/signals.js';

@@ -303,15 +303,15 @@ export class MockAdapter extends AdapterCore<ClientConnection> {
 
   /** Where the adapter is: `idle` (never dialled), `connecting`, `open`, `closing`, `closed`. */
   get state(): MockAdapterState {
-    if (this.dialInProgress) return 'connecting';
-    const current = this.activeConnection;
+    if (this.dialing) return 'connecting';
+    const current = this.live;
     if (!current) return this.#dialled ? 'closed' : 'idle';
     return current.state;
   }
 
   /** The server's side of the current connection, for scripting it from the adapter. */
   get connection(): MockServerConnection | undefined {
-    return this.activeConnection?.connection;
+    return this.live?.connection;
   }
 
   /** The recorded calls of one method. */

@@ -100,8 +100,10 @@ describe('browser bundles', () => {
     const adapter = await measure(`import { createBrowserAdapter } from ${browser};\nconsole.log(createBrowserAdapter());`);
     const engineAll = await measure(`export * from ${engine};`);
     // The optional features stay out of an app that does not use them.
-    for (const feature of ['outbox', 'iterator', 'exclusive', 'tracing']) expect(app.inputs).not.toContain(`src/engine/${feature}.ts`);
-    expect(all.inputs).toEqual(expect.arrayContaining(['src/engine/outbox.ts', 'src/engine/iterator.ts', 'src/engine/exclusive.ts']));
+    for (const feature of ['outbox', 'iterator', 'exclusive', 'tracing', 'layers']) expect(app.inputs).not.toContain(`src/engine/${feature}.ts`);
+    expect(all.inputs).toEqual(
+      expect.arrayContaining(['src/engine/outbox.ts', 'src/engine/iterator.ts', 'src/engine/exclusive.ts', 'src/engine/layers.ts']),
+    );
     console.log(
       [
         '| bundle (esbuild, platform browser, esm, target es2020, minified) | minified | gzipped |',
@@ -113,14 +115,14 @@ describe('browser bundles', () => {
       ].join('\n'),
     );
     // Ceilings on the totals, in bytes gzipped. The targets are 11,000 (the app) and 13,000
-    // (everything); these hold what is reached so far (14,003 and 16,408), so that no change
+    // (everything); these hold what is reached so far (13,637 and 16,121), so that no change
     // grows the bundles unnoticed (the README says where the remaining bytes go).
-    expect(app.gzipped).toBeLessThanOrEqual(14_420);
-    expect(all.gzipped).toBeLessThanOrEqual(16_820);
-    // The engine's share of the app (8,120), the adapter alone (5,883), every export of the engine (12,149).
-    expect(app.gzipped - adapter.gzipped).toBeLessThanOrEqual(8_440);
-    expect(adapter.gzipped).toBeLessThanOrEqual(6_000);
-    expect(engineAll.gzipped).toBeLessThanOrEqual(12_490);
+    expect(app.gzipped).toBeLessThanOrEqual(13_650);
+    expect(all.gzipped).toBeLessThanOrEqual(16_135);
+    // The engine's share of the app (7,828), the adapter alone (5,809), every export of the engine (12,005).
+    expect(app.gzipped - adapter.gzipped).toBeLessThanOrEqual(7_840);
+    expect(adapter.gzipped).toBeLessThanOrEqual(5_820);
+    expect(engineAll.gzipped).toBeLessThanOrEqual(12_015);
     expect(all.gzipped).toBeGreaterThan(adapter.gzipped);
     expect(all.gzipped).toBeGreaterThanOrEqual(app.gzipped);
   });

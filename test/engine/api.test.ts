@@ -20,6 +20,8 @@ import {
   type OpenInfo,
   createOutbox,
   messages,
+  addOpenHook,
+  intercept,
 } from '../../src/engine/index.js';
 import { MockServer, type MockServerConnection } from '../../src/mocks/index.js';
 import { cleanup, harness } from './helpers.js';
@@ -390,11 +392,11 @@ describe('addOpenHook', () => {
       outbox: createOutbox(),
       onOpen: () => void order.push('onOpen'),
     });
-    engine.addOpenHook(async (ctx) => {
+    addOpenHook(engine, async (ctx) => {
       order.push(`a${ctx.reconnect ? '+' : ''}`);
       await engine.sendText('from a');
     });
-    const removeB = engine.addOpenHook((ctx) => {
+    const removeB = addOpenHook(engine, (ctx) => {
       order.push('b');
       return ctx.sendText('from b');
     });
@@ -417,7 +419,7 @@ describe('addOpenHook', () => {
   it('a throwing open hook fails the attempt, which is retried', async () => {
     let calls = 0;
     const { engine, server, of } = harness();
-    engine.addOpenHook(() => {
+    addOpenHook(engine, () => {
       if (++calls === 1) throw new Error('resubscribe refused');
     });
     const starting = engine.start();
@@ -428,9 +430,16 @@ describe('addOpenHook', () => {
     expect(server.connections[0]!.state).toBe('closed');
   });
 
+  it('takes an engine and a function', () => {
+    const { engine } = harness();
+    expect(() => addOpenHook(engine, 'hook' as never)).toThrow(/addOpenHook expects a function, got string/);
+    expect(() => intercept(engine, undefined as never)).toThrow(/intercept expects a function, got undefined/);
+    expect(() => addOpenHook({} as never, () => {})).toThrow(/an engine made by createEngine/);
+  });
+
   it('is bounded by openTimeout', async () => {
     const { engine } = harness({ reconnect: { openTimeout: 300, retryOnStart: false } });
-    engine.addOpenHook(() => new Promise<void>(() => {}));
+    addOpenHook(engine, () => new Promise<void>(() => {}));
     const failed = expect(engine.start()).rejects.toBeInstanceOf(OpenTimeoutError);
     await vi.advanceTimersByTimeAsync(300);
     await failed;
@@ -442,11 +451,11 @@ describe('intercept', () => {
     const seen: string[] = [];
     const delivered: string[] = [];
     const { engine, server, of } = harness({ onMessage: (m) => void delivered.push(m.data as string) });
-    const removeA = engine.intercept((m) => {
+    const removeA = intercept(engine, (m) => {
       seen.push(`a:${m.data as string}`);
       return (m.data as string).startsWith('rpc:');
     });
-    engine.intercept((m, ctx) => {
+    intercept(engine, (m, ctx) => {
       seen.push(`b:${m.data as string}@${ctx.connectionId}`);
       return m.data === 'mine';
     });
@@ -472,7 +481,7 @@ describe('intercept', () => {
     const delivered: string[] = [];
     const { engine, server, of } = harness({ onMessage: (m) => void delivered.push(m.data as string) });
     const bug = new Error('filter bug');
-    engine.intercept(() => {
+    intercept(engine, () => {
       throw bug;
     });
     await engine.start();

@@ -3,7 +3,7 @@
  * every event the engine emitted.
  */
 import { vi } from 'vitest';
-import { createEngine, type Engine, type EngineEvents, type EngineOptions } from '../../src/engine/index.js';
+import { canTransition, createEngine, type Engine, type EngineEvents, type EngineOptions } from '../../src/engine/index.js';
 import { MockServer, type MockServerConnection, type MockServerOptions } from '../../src/mocks/index.js';
 
 export type Recorded = { [E in keyof EngineEvents]: [E, ...EngineEvents[E]] }[keyof EngineEvents];
@@ -34,6 +34,9 @@ const ALL_EVENTS: Array<keyof EngineEvents> = [
 
 const live: Array<{ engine: Engine; server: MockServer }> = [];
 
+/** Transitions outside the state diagram that an engine of {@link harness} made (a bug). */
+const strayTransitions: string[] = [];
+
 /** An engine on a fresh mock server, with quiet defaults: no heartbeat, no tracing, exact delays. */
 export function harness(options: Partial<EngineOptions> = {}, serverOptions?: MockServerOptions): Harness {
   const server = new MockServer(serverOptions);
@@ -46,6 +49,10 @@ export function harness(options: Partial<EngineOptions> = {}, serverOptions?: Mo
     reconnect: options.reconnect === false ? false : { minDelay: 100, maxDelay: 1000, jitter: 0, ...options.reconnect },
   });
   const events: Recorded[] = [];
+  // Every transition follows the diagram of state.ts (the engine does not check them itself).
+  engine.on('state', (to, from) => {
+    if (!canTransition(from, to)) strayTransitions.push(`${from} -> ${to}`);
+  });
   for (const name of ALL_EVENTS) {
     engine.on(name, ((...args: unknown[]) => events.push([name, ...args] as unknown as Recorded)) as never);
   }
@@ -69,6 +76,8 @@ export async function cleanup(): Promise<void> {
     await server.stop();
   }
   vi.useRealTimers();
+  const stray = strayTransitions.splice(0);
+  if (stray.length > 0) throw new Error(`The engine made transitions outside its state diagram: ${stray.join(', ')}`);
 }
 
 /** Resolves with the next event of that name. */

@@ -8,7 +8,7 @@
  * Browser-safe: nothing here needs Node.
  */
 import { ConnectionClosedError, InvalidStateError, TimeoutError, UnsupportedOperationError } from '../errors.js';
-import { abortReason, NO_OPTIONS, noop } from '../signals.js';
+import { abortReason, NO_OPTIONS, noop, onAbort } from '../signals.js';
 import type { StatusCode } from '../status-codes.js';
 import type {
   MessageType,
@@ -35,8 +35,8 @@ export interface CoreConnection {
   listen?(listener: MessageListener | undefined): boolean;
   /** Called only while `open`, with checked data and a signal that is not aborted. */
   write(type: MessageType, payload: string | Uint8Array, signal: AbortSignal | undefined): Promise<void>;
-  /** Called only while `open`, with a signal that is not aborted. */
-  ping(signal: AbortSignal | undefined): Promise<void>;
+  /** Called only while `open`, with a signal that is not aborted; absent when there are no ping frames. */
+  ping?(signal: AbortSignal | undefined): Promise<void>;
   /** Called only while `open`, with a checked code and reason (see the contract's `close`). */
   close(code: number, reason: string, signal: AbortSignal | undefined): Promise<void>;
   /**
@@ -63,11 +63,9 @@ export interface CoreSettings {
   readonly handshakeTimeout: number | undefined;
   /** Whether the transport can send ping frames; otherwise `ping` rejects with `UnsupportedOperationError`. */
   readonly pingFrames: boolean;
-  /** What `ping` says when it cannot send ping frames. */
-  readonly noPingMessage?: string;
 }
 
-interface Dialing {
+export interface Dialing {
   readonly controller: AbortController;
   /** Settles (never rejects) once the dial did. */
   readonly settled: Promise<void>;
@@ -80,8 +78,10 @@ interface Dialing {
  * completed first, that connection is closed like any open one).
  */
 export abstract class AdapterCore<C extends CoreConnection, R = unknown> implements WebSocketConnectionAdapter {
-  private live: C | undefined;
-  private dialing: Dialing | undefined;
+  /** The current connection (open, closing or closed), if any. */
+  protected live: C | undefined;
+  /** The dial in progress, if any. */
+  protected dialing: Dialing | undefined;
   private readonly settings: CoreSettings;
 
   protected constructor(settings: CoreSettings) {
@@ -109,16 +109,6 @@ export abstract class AdapterCore<C extends CoreConnection, R = unknown> impleme
     return undefined;
   }
 
-  /** The current connection (open, closing or closed), if any. */
-  protected get activeConnection(): C | undefined {
-    return this.live;
-  }
-
-  /** Whether a dial is in progress. */
-  protected get dialInProgress(): boolean {
-    return this.dialing !== undefined;
-  }
-
   dial(url: string | URL, options: DialOptions = NO_OPTIONS): Promise<HandshakeResponse> {
     if (this.dialing) {
       return Promise.reject(new InvalidStateError('dial() was called while another dial is in progress'));
@@ -134,8 +124,7 @@ export abstract class AdapterCore<C extends CoreConnection, R = unknown> impleme
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     // One signal for every way a dial ends early: close(), the caller's signal, the timeout.
     const controller = new AbortController();
-    const onAbort = (): void => controller.abort(abortReason(signal!));
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const off = signal && onAbort(signal, () => controller.abort(abortReason(signal)));
     const limit = this.settings.handshakeTimeout;
     const timer =
       limit === undefined
@@ -152,7 +141,7 @@ export abstract class AdapterCore<C extends CoreConnection, R = unknown> impleme
     this.dialing = dialing;
     const finish = (): void => {
       clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      off?.();
       if (this.dialing === dialing) this.dialing = undefined;
     };
     attempt.then(finish, finish);
@@ -198,12 +187,13 @@ export abstract class AdapterCore<C extends CoreConnection, R = unknown> impleme
 
   ping(options: OperationOptions = NO_OPTIONS): Promise<void> {
     if (!this.settings.pingFrames) {
-      return Promise.reject(new UnsupportedOperationError(this.settings.noPingMessage ?? 'This adapter cannot send ping frames'));
+      // Only a WHATWG WebSocket has none.
+      return Promise.reject(new UnsupportedOperationError('This adapter cannot send ping frames; use an application-level heartbeat'));
     }
     const connection = this.live;
     if (connection?.state !== 'open') return Promise.reject(this.notOpen('ping'));
     if (options.signal?.aborted) return Promise.reject(abortReason(options.signal));
-    return connection.ping(options.signal);
+    return connection.ping!(options.signal);
   }
 
   read(options: OperationOptions = NO_OPTIONS): Promise<Message> {

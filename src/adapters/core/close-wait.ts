@@ -3,23 +3,20 @@
  * 7.1.1, the server closes the TCP connection first), at most `timeout` ms, or until the
  * caller's signal aborts. The signal only cuts the wait short; the close happened either way.
  */
+import { onAbort } from '../signals.js';
 
 /** Resolves `true` when `closed` settled first, `false` when the timeout or the signal won. */
 export function waitClosed(closed: Promise<void>, timeout: number, signal?: AbortSignal): Promise<boolean> {
   if (signal?.aborted) return Promise.resolve(false);
   return new Promise<boolean>((resolve) => {
-    let onAbort: (() => void) | undefined;
     const finish = (done: boolean): void => {
       clearTimeout(timer);
-      if (onAbort) signal!.removeEventListener('abort', onAbort);
+      off?.();
       resolve(done);
     };
     // Looked up at call time, so test suites' fake timers control it.
     const timer = setTimeout(() => finish(false), timeout);
-    if (signal) {
-      onAbort = () => finish(false);
-      signal.addEventListener('abort', onAbort, { once: true });
-    }
+    const off = signal && onAbort(signal, () => finish(false));
     closed.then(
       () => finish(true),
       () => finish(true),

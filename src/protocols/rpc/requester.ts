@@ -9,7 +9,7 @@
  * - written, no reply yet: `RequestOutcomeUnknownError` (it may have executed), unless the
  *   request is `idempotent`: then it is written again on the next connection, within its deadline.
  *
- * Replies are taken out of the inbound stream with `engine.intercept`, so they never reach the
+ * Replies are taken out of the inbound stream with `intercept(engine, filter)`, so they never reach the
  * message hook, events or iterators; everything the codec does not recognise flows on. A reply
  * nobody waits for, or one the codec cannot read, is reported as an event: never thrown, and the
  * connection stays up.
@@ -19,6 +19,7 @@ import type { Engine, HookContext } from '../../engine/engine.js';
 import { ConnectionClosedError, WebSocketCloseError } from '../../adapters/errors.js';
 import { EngineStoppedError, InvalidOptionError, NotConnectedError } from '../../engine/errors.js';
 import { reportingEmitter } from '../../engine/events.js';
+import { addOpenHook, intercept } from '../../engine/layers.js';
 import { EngineState } from '../../engine/state.js';
 import { Deadlines, type DueList, type Timed } from './deadlines.js';
 import {
@@ -82,7 +83,7 @@ export interface RequestOptions {
   readonly idempotent?: boolean;
   /**
    * Write on this connection, which is being opened: for requests made inside an open hook
-   * (`onOpen`, `engine.addOpenHook`). Do not await the reply inside the hook: replies are read
+   * (`onOpen`, `addOpenHook(engine, hook)`). Do not await the reply inside the hook: replies are read
    * once the hooks have finished.
    */
   readonly context?: HookContext;
@@ -100,8 +101,8 @@ export interface RequesterEvents {
   error: [error: unknown];
 }
 
-/** The engine surface a requester needs. */
-export type RequesterEngine = Pick<Engine, 'state' | 'connectionId' | 'send' | 'on' | 'intercept' | 'addOpenHook'>;
+/** The engine a requester runs on (its filter and open hook are added with `intercept` and `addOpenHook`). */
+export type RequesterEngine = Engine;
 
 type PendingState = 'queued' | 'sending' | 'written' | 'parked';
 
@@ -464,7 +465,7 @@ export function createRequester<Request, Result>(
     else succeed(entry, reply.result as Result);
   }
 
-  const removeFilter = engine.intercept((message) => {
+  const removeFilter = intercept(engine, (message) => {
     let decoded: Reply<Result> | ReadonlyArray<Reply<Result>> | undefined;
     try {
       decoded = codec.decode(message);
@@ -478,7 +479,7 @@ export function createRequester<Request, Result>(
     return true;
   });
   // Requests parked by a drop go out first on the next connection, before the outbox flush.
-  const removeHook = engine.addOpenHook((ctx) => {
+  const removeHook = addOpenHook(engine, (ctx) => {
     linkFor(ctx.connectionId);
     ctx.signal.addEventListener('abort', () => {
       const link = links.get(ctx.connectionId);

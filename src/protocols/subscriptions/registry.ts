@@ -12,6 +12,7 @@ import { MessageType, type Message, type WriteData } from '../../adapters/types.
 import type { Engine, HookContext } from '../../engine/engine.js';
 import { InvalidOptionError, NotConnectedError } from '../../engine/errors.js';
 import { reportingEmitter } from '../../engine/events.js';
+import { addOpenHook, intercept } from '../../engine/layers.js';
 import { EngineState } from '../../engine/state.js';
 import type { Requester } from '../rpc/requester.js';
 import { SubscriptionClosedError } from './errors.js';
@@ -133,7 +134,8 @@ export interface SubscriptionsEvents<Data = unknown> {
   error: [error: unknown];
 }
 
-export type SubscriptionsEngine = Pick<Engine, 'state' | 'connectionId' | 'send' | 'on' | 'intercept' | 'addOpenHook'>;
+/** The engine a registry runs on (its filter and open hook are added with `intercept` and `addOpenHook`). */
+export type SubscriptionsEngine = Engine;
 
 /** The state a subscription carries when it moves to another registry (a pool's other connection). */
 export interface SubscriptionCarry {
@@ -485,7 +487,7 @@ export function createSubscriptions<Data = unknown>(
 
   // --- inbound -------------------------------------------------------------------------------
 
-  const removeFilter = engine.intercept((message) => {
+  const removeFilter = intercept(engine, (message) => {
     if (subs.size === 0) return false;
     let data: Data | undefined;
     let key: string | undefined;
@@ -546,7 +548,7 @@ export function createSubscriptions<Data = unknown>(
 
   // Replay: every subscription goes out again on each new connection, before any message is
   // delivered; what the send bucket does not allow at once follows right after the open.
-  const removeHook = engine.addOpenHook(async (ctx) => {
+  const removeHook = addOpenHook(engine, async (ctx) => {
     if (subs.size === 0) return;
     const all = [...subs.values()].filter((sub) => !sub.removed && sub.state !== 'failed');
     for (const sub of all) sub.state = 'pending';

@@ -4,7 +4,7 @@
  *
  * The engine keeps the connection (reconnect with backoff, heartbeat: protocol 1.1 has no
  * heartbeat message, so the engine's ping frames are what catch a silent server). The client
- * consumes every inbound message (`engine.intercept`), correlates replies by their 8-byte id, and
+ * consumes every inbound message (`intercept(engine, filter)`), correlates replies by their 8-byte id, and
  * holds its own queue of requests and signals: they flow only once a connection is open and, when
  * there is a session, once it has been restored on that connection (the restore is written by an
  * open hook, ahead of everything else).
@@ -14,6 +14,7 @@ import { MessageType, type Message } from '../../adapters/types.js';
 import { createEngine, type Engine, type EngineOptions, type HookContext, type StartOptions } from '../../engine/engine.js';
 import { EngineStoppedError, NotConnectedError } from '../../engine/errors.js';
 import { TypedEmitter } from '../../engine/events.js';
+import { addOpenHook, intercept } from '../../engine/layers.js';
 import { RequestNotSentError, RequestOutcomeUnknownError, RequestTimeoutError } from '../rpc/errors.js';
 import { decodeMessage, decodeReplyPayload, decodeSession } from './decode.js';
 import { encodeCloseSession, encodeRequest, encodeRestoreSession, encodeSignal } from './encode.js';
@@ -147,12 +148,12 @@ export class WebWireClient implements AsyncIterable<WebWireSignal> {
     for (const key of WEBWIRE_OPTION_KEYS) delete (engineOptions as unknown as Record<string, unknown>)[key];
     this.#engine = createEngine(engineOptions);
     // Every inbound message is WebWire's: consumed here, never delivered as a raw message.
-    this.#engine.intercept((message) => {
+    intercept(this.#engine, (message) => {
       this.#inbound(message);
       return true;
     });
     // The restore goes out first on a new connection, before anything else is written.
-    this.#engine.addOpenHook((ctx) => this.#opening(ctx));
+    addOpenHook(this.#engine, (ctx) => this.#opening(ctx));
     // Requests flow once the connection is open (and restored): then every write has a connection to go to.
     this.#engine.on('open', (info) => this.#opened(info.connectionId));
     this.#engine.on('close', (info) => this.#closed(info.connectionId, info.error));

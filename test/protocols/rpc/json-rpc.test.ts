@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '../../../src/adapters/types.js';
 import { createNativeAdapter } from '../../../src/adapters/native/index.js';
 import { createWsAdapter } from '../../../src/adapters/ws.js';
-import { createEngine, type Engine, type EngineOptions } from '../../../src/engine/index.js';
+import { addOpenHook, createEngine, type Engine, type EngineOptions } from '../../../src/engine/index.js';
 import {
   createJsonRpcClient,
   createRequester,
@@ -300,7 +300,7 @@ describe('JSON-RPC client over the ws adapter', () => {
     cleanups.push(() => engine.stop());
     const client = createJsonRpcClient(engine);
     let login: Promise<unknown> | undefined;
-    engine.addOpenHook((ctx) => {
+    addOpenHook(engine, (ctx) => {
       login = client.requester.request({ call: { method: 'echo', params: ['logged in'] } }, { context: ctx });
     });
     await engine.start();
