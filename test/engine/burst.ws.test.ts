@@ -75,6 +75,21 @@ function startEngine(options: EngineOptions): Engine {
   return engine;
 }
 
+/** An open engine over a ws adapter whose message hook records the text it gets, and the server side. */
+async function recordingEngine(listens: boolean): Promise<{ engine: Engine; ws: WebSocket; seen: string[] }> {
+  const server = await startServer();
+  const seen: string[] = [];
+  const engine = startEngine({
+    url: server.url,
+    adapter: () => wsAdapter(listens),
+    onMessage: (message) => void seen.push(message.data as string),
+  });
+  const accepted = server.next();
+  await engine.start();
+  return { engine, ws: await accepted, seen };
+}
+
+
 /**
  * Send a burst from the server while the engine's reads are held, and return once all of it has
  * arrived (the pong follows it on the same stream): the engine then finds it queued.
@@ -192,16 +207,7 @@ describe.each([
   });
 
   it('lets an exclusive holder drain a burst in order, a carried-over read first', async () => {
-    const server = await startServer();
-    const seen: string[] = [];
-    const engine = startEngine({
-      url: server.url,
-      adapter: () => wsAdapter(listens),
-      onMessage: (message) => void seen.push(message.data as string),
-    });
-    const accepted = server.next();
-    await engine.start();
-    const ws = await accepted;
+    const { engine, ws, seen } = await recordingEngine(listens);
     const drained = await exclusive(engine, async (adapter) => {
       for (let i = 0; i < BURST; i++) ws.send(`m${i}`);
       await adapter.ping();
@@ -269,16 +275,7 @@ describe.each([
   });
 
   it('gives a message that arrives after exclusive() was called to the holder', async () => {
-    const server = await startServer();
-    const seen: string[] = [];
-    const engine = startEngine({
-      url: server.url,
-      adapter: () => wsAdapter(listens),
-      onMessage: (message) => void seen.push(message.data as string),
-    });
-    const accepted = server.next();
-    await engine.start();
-    const ws = await accepted;
+    const { engine, ws, seen } = await recordingEngine(listens);
     let holding!: () => void;
     const held = new Promise<void>((resolve) => (holding = resolve));
     const got = exclusive(engine, async (adapter) => {
