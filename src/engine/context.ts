@@ -41,8 +41,11 @@ export interface EngineContext {
   session: Session | undefined;
   openHooks: readonly OpenHook[];
   filters: readonly MessageFilter[];
-  /** Async iterators (`messages()`), fed after the hook and the event. */
-  readonly sinks: Set<Sink>;
+  /**
+   * Async iterators (`messages()`), fed after the hook and the event. Replaced, never changed in
+   * place; an array, whose `length` the reader checks per message for less than a `Set`'s `size`.
+   */
+  sinks: readonly Sink[];
   /** A hook, filter or listener threw: emit `error`, or write to the console when nobody listens. */
   report(error: unknown): void;
   /** `engine.stop()`, for the hooks' `exit()`. */

@@ -271,7 +271,7 @@ function createContext(options: EngineOptions): EngineContext {
     session: undefined,
     openHooks: [],
     filters: [],
-    sinks: new Set(),
+    sinks: [],
     report,
     stop: () => Promise.resolve(),
   };

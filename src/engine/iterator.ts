@@ -69,12 +69,12 @@ export function messages(engine: Engine, options: MessagesOptions = {}): AsyncIt
   };
 
   const offStopped = engine.on('stopped', ({ error: failure }) => {
-    ctx.sinks.delete(push);
+    ctx.sinks = ctx.sinks.filter((sink) => sink !== push);
     offStopped();
     end(failure);
   });
   if (engine.state === EngineState.Stopped) end();
-  else ctx.sinks.add(push);
+  else ctx.sinks = [...ctx.sinks, push];
 
   const iterator: AsyncIterableIterator<Message> = {
     next() {
@@ -95,7 +95,7 @@ export function messages(engine: Engine, options: MessagesOptions = {}): AsyncIt
       buffer.length = 0;
       failed = false;
       end();
-      ctx.sinks.delete(push);
+      ctx.sinks = ctx.sinks.filter((sink) => sink !== push);
       offStopped();
       return done();
     },

@@ -99,7 +99,7 @@ export class ReadGate {
 /** Read and deliver the messages of `session` until it ends. */
 export async function read(session: Session): Promise<void> {
   const ctx = session.engine;
-  const { gate, metrics, dispatcher, events, sinks } = ctx;
+  const { gate, metrics, dispatcher, events } = ctx;
   const reader = gate.readerStarted();
   const { adapter, ctx: hookCtx, heartbeat } = session;
   const onMessage = ctx.options.onMessage;
@@ -120,7 +120,8 @@ export async function read(session: Session): Promise<void> {
     let wait: Promise<void> | undefined;
     if (onMessage !== undefined) wait = dispatcher.dispatch(onMessage, message, hookCtx);
     if (events.has('message')) events.emit('message', message, session.id);
-    if (sinks.size !== 0) {
+    const sinks = ctx.sinks;
+    if (sinks.length !== 0) {
       for (const sink of sinks) {
         const full = sink(message);
         if (full) wait = wait ? Promise.all([wait, full]).then(() => undefined) : full;
