@@ -42,7 +42,7 @@ import {
   type ResolvedCommonOptions,
 } from './options.js';
 import { ReadQueue, type MessageListener } from './read-queue.js';
-import { deferred, raceSignal, type Deferred } from './signals.js';
+import { deferred, raceSignal, WRITTEN, type Deferred } from './signals.js';
 import { MessageType, type DialOptions, type HandshakeResponse, type Message } from './types.js';
 
 /** The part of a WHATWG `WebSocket` this adapter uses. */
@@ -261,7 +261,7 @@ function connect(socket: WhatwgWebSocket, url: string, options: ResolvedOptions)
     if (socket.readyState !== OPEN) return Promise.reject(new ConnectionClosedError('The connection is closing'));
     try {
       socket.send(data);
-      return Promise.resolve();
+      return WRITTEN;
     } catch (error) {
       return Promise.reject(new ConnectionClosedError('The WebSocket refused the message', { cause: error }));
     }

@@ -6,6 +6,12 @@
 export function noop(): void {}
 
 /** The options of a call made without any: one shared object, nothing allocated per call. */
+/**
+ * What an adapter's `write` returns when it handed the message to the transport at once: one
+ * settled promise, shared, which the engine recognises to count the message without a reaction.
+ */
+export const WRITTEN: Promise<void> = /* @__PURE__ */ Promise.resolve();
+
 export const NO_OPTIONS: Readonly<{ signal?: undefined }> = /* @__PURE__ */ Object.freeze({});
 
 /** A promise with its resolve and reject exposed. */

@@ -23,7 +23,7 @@ import { ConnectionClosedError, HandshakeError, InvalidArgumentError, WebSocketC
 import { MAX_PENDING_PONGS, PingFloodError } from './flood-error.js';
 import { OptionReader, readNodeOptions, type NodeAdapterOptions, type ResolvedNodeOptions } from './options.js';
 import { ReadQueue, type MessageListener } from './read-queue.js';
-import { raceSignal } from './signals.js';
+import { raceSignal, WRITTEN } from './signals.js';
 import { MessageType, type DialOptions, type Message } from './types.js';
 
 /**
@@ -237,7 +237,7 @@ class WsConnection implements CoreConnection {
     // Nothing waits and the socket has room: hand it over at once.
     if (this.#writes.length === 0 && this.ws.bufferedAmount <= this.#writeHighWaterMark) {
       this.#send(payload, binary);
-      return Promise.resolve();
+      return WRITTEN;
     }
     return new Promise<void>((resolve, reject) => {
       this.#writes.push({ payload, binary, resolve, reject, signal, onAbort: undefined });

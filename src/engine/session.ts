@@ -5,7 +5,7 @@
  * when to make one; the session does not retry.
  */
 import { ConnectionClosedError, InvalidArgumentError, WebSocketCloseError } from '../adapters/errors.js';
-import { deferred, NO_OPTIONS, noop, onAbort, raceSignal } from '../adapters/signals.js';
+import { deferred, NO_OPTIONS, noop, onAbort, raceSignal, WRITTEN } from '../adapters/signals.js';
 import { MessageType, type HandshakeResponse, type Message, type WebSocketConnectionAdapter, type WriteData } from '../adapters/types.js';
 import { normalizeWriteData, parseWebSocketUrl } from '../adapters/validation.js';
 import type { EngineContext } from './context.js';
@@ -87,10 +87,16 @@ export class Session {
     } catch (error) {
       return Promise.reject(error);
     }
-    return written.then(() => {
+    const count = (): void => {
       metrics.messagesOut++;
       metrics.bytesOut += byteLength(data);
-    });
+    };
+    // Handed to the transport at once (our adapters' shared settled promise): count it now.
+    if (written === WRITTEN) {
+      count();
+      return written;
+    }
+    return written.then(count);
   }
 }
 

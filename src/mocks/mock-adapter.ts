@@ -10,7 +10,7 @@ import { WriteQueue, queueWrite, type PendingWrite } from '../adapters/core/writ
 import { ConnectionClosedError, HandshakeError, InvalidArgumentError, WebSocketCloseError } from '../adapters/errors.js';
 import { OptionReader, readCommonOptions, type CommonAdapterOptions, type ResolvedCommonOptions } from '../adapters/options.js';
 import { ReadQueue, type MessageListener } from '../adapters/read-queue.js';
-import { raceSignal } from '../adapters/signals.js';
+import { raceSignal, WRITTEN } from '../adapters/signals.js';
 import type { StatusCode } from '../adapters/status-codes.js';
 import type {
   DialOptions,
@@ -202,7 +202,7 @@ class ClientConnection implements CoreConnection {
     const message = toMessage(type, payload);
     if (this.#writes.length === 0 && this.server!.reading()) {
       this.#handOver(message);
-      return Promise.resolve();
+      return WRITTEN;
     }
     return queueWrite(this.#writes, message, signal);
   }

@@ -8,6 +8,7 @@
  */
 import type { Socket } from 'node:net';
 import { WriteQueue, type QueuedWrite } from '../core/write-queue.js';
+import { WRITTEN } from '../signals.js';
 import { isPooled, releaseFrame } from './frame-pool.js';
 import { encodeFrame, encodeMessage, encodeTextFrame } from './frame-writer.js';
 import type { PerMessageDeflate } from './permessage-deflate.js';
@@ -18,7 +19,6 @@ interface Job extends QueuedWrite {
   readonly data: string | Uint8Array;
 }
 
-const RESOLVED = Promise.resolve();
 /**
  * A write resolves at once while the socket holds fewer unwritten bytes than this, and otherwise
  * once it has written them all ('drain'). Above the socket's own high-water mark (16 KiB, less
@@ -62,7 +62,7 @@ export class Sender {
     if (this.#error !== undefined) return Promise.reject(this.#error);
     if (!this.#busy && this.#queue.length === 0 && !this.#compresses(data)) {
       this.#writeMessage(opcode, data, false);
-      return this.#mustWait() ? this.#waitDrain() : RESOLVED;
+      return this.#mustWait() ? this.#waitDrain() : WRITTEN;
     }
     return new Promise<void>((resolve, reject) => {
       // Aborted while queued, the message leaves the queue and is never sent.
