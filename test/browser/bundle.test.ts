@@ -115,14 +115,14 @@ describe('browser bundles', () => {
       ].join('\n'),
     );
     // Ceilings on the totals, in bytes gzipped. The targets are 11,000 (the app) and 13,000
-    // (everything); these hold what is reached so far (13,631 and 16,130), so that no change
+    // (everything); these hold what is reached so far (13,655 and 16,153), so that no change
     // grows the bundles unnoticed (the README says where the remaining bytes go).
-    expect(app.gzipped).toBeLessThanOrEqual(13_650);
-    expect(all.gzipped).toBeLessThanOrEqual(16_135);
-    // The engine's share of the app (7,822), the adapter alone (5,809), every export of the engine (12,014).
-    expect(app.gzipped - adapter.gzipped).toBeLessThanOrEqual(7_840);
-    expect(adapter.gzipped).toBeLessThanOrEqual(5_820);
-    expect(engineAll.gzipped).toBeLessThanOrEqual(12_015);
+    expect(app.gzipped).toBeLessThanOrEqual(13_670);
+    expect(all.gzipped).toBeLessThanOrEqual(16_170);
+    // The engine's share of the app (7,843), the adapter alone (5,812), every export of the engine (12,033).
+    expect(app.gzipped - adapter.gzipped).toBeLessThanOrEqual(7_860);
+    expect(adapter.gzipped).toBeLessThanOrEqual(5_830);
+    expect(engineAll.gzipped).toBeLessThanOrEqual(12_050);
     expect(all.gzipped).toBeGreaterThan(adapter.gzipped);
     expect(all.gzipped).toBeGreaterThanOrEqual(app.gzipped);
   });
