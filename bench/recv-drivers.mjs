@@ -57,17 +57,19 @@ async function rawRecv(url, count, size, useOnread) {
   return ms;
 }
 
+/** An adapter reading `count` messages with `read()`: ms from the dial's end to the last. */
+async function adapterRecv(adapter, url, count) {
+  await adapter.dial(url);
+  const t0 = performance.now();
+  for (let i = 0; i < count; i++) await adapter.read();
+  const ms = performance.now() - t0;
+  await adapter.close().catch(() => {});
+  return ms;
+}
+
 /** name -> recv(url, count, text, size): ms */
 export const recvDrivers = {
-  async native(url, count) {
-    const a = createNativeAdapter();
-    await a.dial(url);
-    const t0 = performance.now();
-    for (let i = 0; i < count; i++) await a.read();
-    const ms = performance.now() - t0;
-    await a.close().catch(() => {});
-    return ms;
-  },
+  native: (url, count) => adapterRecv(createNativeAdapter(), url, count),
   async 'ws client'(url, count) {
     const ws = new WebSocket(url, { perMessageDeflate: false });
     // Listen before 'open': frames that arrive with the upgrade answer are emitted at once,
@@ -93,13 +95,5 @@ export const recvDrivers = {
 };
 
 if (createWsAdapter) {
-  recvDrivers['ws adapter'] = async (url, count) => {
-    const a = createWsAdapter();
-    await a.dial(url);
-    const t0 = performance.now();
-    for (let i = 0; i < count; i++) await a.read();
-    const ms = performance.now() - t0;
-    await a.close().catch(() => {});
-    return ms;
-  };
+  recvDrivers['ws adapter'] = (url, count) => adapterRecv(createWsAdapter(), url, count);
 }

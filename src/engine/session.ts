@@ -87,16 +87,17 @@ export class Session {
     } catch (error) {
       return Promise.reject(error);
     }
-    const count = (): void => {
+    // Handed to the transport at once (our adapters' shared settled promise): count it now,
+    // with no closure and no reaction.
+    if (written === WRITTEN) {
       metrics.messagesOut++;
       metrics.bytesOut += byteLength(data);
-    };
-    // Handed to the transport at once (our adapters' shared settled promise): count it now.
-    if (written === WRITTEN) {
-      count();
       return written;
     }
-    return written.then(count);
+    return written.then(() => {
+      metrics.messagesOut++;
+      metrics.bytesOut += byteLength(data);
+    });
   }
 }
 

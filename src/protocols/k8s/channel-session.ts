@@ -11,6 +11,7 @@
  * is never dropped because the connection closed behind it.
  */
 import { ConnectionClosedError, InvalidArgumentError, UnsupportedOperationError, WebSocketCloseError } from '../../adapters/errors.js';
+import { deferred } from '../../adapters/signals.js';
 import type { HandshakeResponse, HeaderInit, Message, WebSocketConnectionAdapter } from '../../adapters/types.js';
 import { HeartbeatTimeoutError } from '../../engine/errors.js';
 import { decodeServerMessage, encodeClientMessage, encodeCloseSignal, encodeResize, type ClientMessage } from './codec.js';
@@ -36,22 +37,6 @@ const MAX_STDIN_FRAME = 1024 * 1024;
 const PROTOCOL_ERROR = 1002;
 const NORMAL_CLOSURE = 1000;
 const GOING_AWAY = 1001;
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: unknown): void;
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 function isClosed(error: unknown): boolean {
   return error instanceof WebSocketCloseError || error instanceof ConnectionClosedError;

@@ -51,6 +51,18 @@ function feed(stream: Buffer, readSizes: number[], limits = { maxFrameSize: 64 <
   return { got, pings, parser };
 }
 
+/** A SocketInput bound to no real socket, feeding a parser (returned too) (1 MiB limits) that hands messages to `onMessage`. */
+function attachedInput(onMessage: (type: 1 | 2, data: string | Buffer) => unknown): { input: SocketInput; parser: FrameParser } {
+  const parser = new FrameParser(
+    { onMessage: (type: 1 | 2, data: string | Buffer) => void onMessage(type, data), onPing() {}, onPong() {}, onClose() {}, onError() {} },
+    { maxFrameSize: 1 << 20, maxMessageSize: 1 << 20 },
+  );
+  const input = new SocketInput();
+  input.bind({ read: () => null } as unknown as Socket);
+  input.attach(parser, Buffer.alloc(0));
+  return { input, parser };
+}
+
 /** Valid UTF-8 of exactly `size` bytes, mixing 1- to 4-byte characters. */
 function textOf(size: number): Buffer {
   const characters = ['a', 'é', '€', '😀'];
@@ -202,13 +214,7 @@ describe('SocketInput: slab sizes', () => {
   }
 
   it('keeps slabs at 64 KiB for small messages, so a kept message pins no more, and grows them for large frames', () => {
-    const parser = new FrameParser(
-      { onMessage() {}, onPing() {}, onPong() {}, onClose() {}, onError() {} },
-      { maxFrameSize: 1 << 20, maxMessageSize: 1 << 20 },
-    );
-    const input = new SocketInput();
-    input.bind({ read: () => null } as unknown as Socket);
-    input.attach(parser, Buffer.alloc(0));
+    const { input, parser } = attachedInput(() => {});
     const small = Buffer.concat(Array.from({ length: 20_000 }, (_, i) => serverFrame(2, Buffer.alloc(1 + (i % 1000), i))));
     expect(largestSlab(input, small)).toBe(64 * 1024);
     const large = Buffer.concat(Array.from({ length: 40 }, (_, i) => serverFrame(2, Buffer.alloc(20_000 + i * 1000, i))));
@@ -221,19 +227,7 @@ describe('SocketInput: memory read into again', () => {
   it('reads a stream of text into the same memory, every message whole; a binary message (a view) moves it on', () => {
     const texts: string[] = [];
     const binaries: Buffer[] = [];
-    const parser = new FrameParser(
-      {
-        onMessage: (type: 1 | 2, data: string | Buffer) => (type === 1 ? texts.push(data as string) : binaries.push(data as Buffer)),
-        onPing() {},
-        onPong() {},
-        onClose() {},
-        onError() {},
-      },
-      { maxFrameSize: 1 << 20, maxMessageSize: 1 << 20 },
-    );
-    const input = new SocketInput();
-    input.bind({ read: () => null } as unknown as Socket);
-    input.attach(parser, Buffer.alloc(0));
+    const { input } = attachedInput((type, data) => (type === 1 ? texts.push(data as string) : binaries.push(data as Buffer)));
     // Text frames of 1000 bytes read 700 bytes at a time: most reads end inside a frame.
     const sent = Array.from({ length: 300 }, (_, i) => String(i % 10).repeat(1000));
     const stream = Buffer.concat(sent.map((text) => serverFrame(1, text)));
@@ -262,13 +256,7 @@ describe('SocketInput: memory read into again', () => {
 
   it('grows the memory it reads text into while reads fill it, then keeps reading into the same', () => {
     const texts: string[] = [];
-    const parser = new FrameParser(
-      { onMessage: (_type: 1 | 2, data: string | Buffer) => texts.push(data as string), onPing() {}, onPong() {}, onClose() {}, onError() {} },
-      { maxFrameSize: 1 << 20, maxMessageSize: 1 << 20 },
-    );
-    const input = new SocketInput();
-    input.bind({ read: () => null } as unknown as Socket);
-    input.attach(parser, Buffer.alloc(0));
+    const { input } = attachedInput((_type, data) => texts.push(data as string));
     const sent = Array.from({ length: 2000 }, (_, i) => String(i % 10).repeat(1000));
     const stream = Buffer.concat(sent.map((text) => serverFrame(1, text)));
     const offered: number[] = [];
@@ -292,21 +280,9 @@ describe('SocketInput: memory read into again', () => {
 
   it('takes slabs of at most 64 KiB again once small messages are kept as views', () => {
     const binaries: Buffer[] = [];
-    const parser = new FrameParser(
-      {
-        onMessage: (type: 1 | 2, data: string | Buffer) => {
-          if (type === 2) binaries.push(data as Buffer);
-        },
-        onPing() {},
-        onPong() {},
-        onClose() {},
-        onError() {},
-      },
-      { maxFrameSize: 1 << 20, maxMessageSize: 1 << 20 },
-    );
-    const input = new SocketInput();
-    input.bind({ read: () => null } as unknown as Socket);
-    input.attach(parser, Buffer.alloc(0));
+    const { input } = attachedInput((type, data) => {
+      if (type === 2) binaries.push(data as Buffer);
+    });
     const texts = Array.from({ length: 2000 }, (_, i) => serverFrame(1, String(i % 10).repeat(1000)));
     const small = Array.from({ length: 4000 }, (_, i) => serverFrame(2, Buffer.alloc(500, i)));
     const stream = Buffer.concat([...texts, ...small]);
