@@ -29,7 +29,8 @@ async function engineWs(url, onMessage) {
   const engine = createEngine({ url, adapter: () => createWsAdapter(), heartbeat: false, tracing: false, onMessage: (m) => onMessage(m.data) });
   engine.on('error', () => {});
   await engine.start();
-  return { send: (d) => void engine.send(2, d).catch(() => {}), sendWait: (d) => engine.send(2, d) };
+  // A sender that does not wait on each message: at once when the connection takes it.
+  return { send: (d) => void (engine.trySend(2, d) || engine.send(2, d).catch(() => {})), sendWait: (d) => engine.send(2, d) };
 }
 
 async function rpc(kind) {

@@ -95,8 +95,11 @@ function engineClient(adapter, { heartbeat = undefined } = {}) {
     if (onHeartbeatTimeout) engine.on('heartbeat-timeout', () => onHeartbeatTimeout());
     engine.start().catch(() => {});
     return {
+      // What a sender that does not wait on each message writes: at once when the connection
+      // takes it, otherwise through send() (which waits for room, in call order).
       send: (data) => {
-        engine.send(typeof data === 'string' ? TEXT : 2, data).catch(() => {});
+        const type = typeof data === 'string' ? TEXT : 2;
+        if (!engine.trySend(type, data)) engine.send(type, data).catch(() => {});
       },
       sendWait: (data) => engine.send(typeof data === 'string' ? TEXT : 2, data),
       close: () => engine.stop(),

@@ -185,6 +185,10 @@ interface BrowserConnection extends CoreConnection {
   abandon(): void;
 }
 
+/** WHATWG send() picks the frame type from the argument: text must go as a string. */
+const asSent = (type: MessageType, payload: string | Uint8Array): string | Uint8Array =>
+  type === MessageType.Text && typeof payload !== 'string' ? textDecoder.decode(payload) : payload;
+
 /**
  * The connection over `socket`. A closure rather than a class: its state is local variables,
  * which a minifier shortens (a class's fields keep their names in every bundle).
@@ -256,15 +260,12 @@ function connect(socket: WhatwgWebSocket, url: string, options: ResolvedOptions)
     socket.close(wire, reason);
   };
 
-  const send = (data: string | Uint8Array): Promise<void> => {
-    // In CLOSING, WHATWG send() discards the data without an error; say so instead.
-    if (socket.readyState !== OPEN) return Promise.reject(new ConnectionClosedError('The connection is closing'));
-    try {
-      socket.send(data);
-      return WRITTEN;
-    } catch (error) {
-      return Promise.reject(new ConnectionClosedError('The WebSocket refused the message', { cause: error }));
-    }
+  const refusal = (error: unknown): ConnectionClosedError => new ConnectionClosedError('The WebSocket refused the message', { cause: error });
+  /** At once when nothing waits, the socket is open and its buffer has room; see the contract. */
+  const tryWrite = (type: MessageType, payload: string | Uint8Array): boolean => {
+    if (writes.length > 0 || socket.readyState !== OPEN || socket.bufferedAmount > writeHighWaterMark) return false;
+    socket.send(asSent(type, payload));
+    return true;
   };
 
   // WHATWG WebSocket has no drain event (its bufferedAmount only ever goes down silently),
@@ -273,9 +274,15 @@ function connect(socket: WhatwgWebSocket, url: string, options: ResolvedOptions)
     if (timer !== undefined) return;
     timer = setTimeout(() => {
       timer = undefined;
-      while (writes.length > 0 && phase === 'open' && socket.bufferedAmount <= writeHighWaterMark) {
+      // Not once CLOSING, where send() would drop the data: the close fails what waits.
+      while (writes.length > 0 && socket.readyState === OPEN && socket.bufferedAmount <= writeHighWaterMark) {
         const pending = writes.shift()!;
-        send(pending.item).then(pending.resolve, pending.reject);
+        try {
+          socket.send(pending.item);
+          pending.resolve();
+        } catch (error) {
+          pending.reject(refusal(error));
+        }
       }
       if (writes.length > 0) poll();
     }, options.drainPollInterval);
@@ -355,11 +362,16 @@ function connect(socket: WhatwgWebSocket, url: string, options: ResolvedOptions)
     },
     /** Close and drop at once: a new dial replaces this connection, or its dial was abandoned. */
     abandon: () => shut(1000, '', true, false, 'replaced by a new dial'),
+    tryWrite,
     write(type, payload, signal) {
-      // WHATWG send() picks the frame type from the argument: text must go as a string.
-      const data = type === MessageType.Text && typeof payload !== 'string' ? textDecoder.decode(payload) : payload;
-      if (writes.length === 0 && socket.bufferedAmount <= writeHighWaterMark) return send(data);
-      const queued = queueWrite(writes, data, signal);
+      try {
+        if (tryWrite(type, payload)) return WRITTEN;
+      } catch (error) {
+        return Promise.reject(refusal(error));
+      }
+      // In CLOSING, WHATWG send() discards the data without an error; say so instead.
+      if (socket.readyState !== OPEN) return Promise.reject(new ConnectionClosedError('The connection is closing'));
+      const queued = queueWrite(writes, asSent(type, payload), signal);
       poll();
       return queued;
     },

@@ -174,6 +174,20 @@ export interface WebSocketConnectionAdapter {
    */
   write(type: MessageType, data: WriteData, options?: OperationOptions): Promise<void>;
 
+  /**
+   * Optional: send one whole message at once if the connection can take it now, without a
+   * promise. A sender that does not wait on each message (a feed of orders or quotes) pays no
+   * promise and no reaction per message; when it returns `false`, `write` is the way to wait.
+   *
+   * - Returns `true` once the message is handed to the socket, as a `write` that resolves at once.
+   * - Returns `false` and sends nothing when `write` would wait or reject for the connection's
+   *   sake: before a dial, once closing or closed, while an earlier `write` waits, or while the
+   *   transport holds more than its write high-water mark. A message it refuses never overtakes
+   *   one that waits: `if (!adapter.tryWrite(t, d)) await adapter.write(t, d)` keeps call order.
+   * - Throws `InvalidArgumentError` for a wrong message type or data, as `write` rejects.
+   */
+  tryWrite?(type: MessageType, data: WriteData): boolean;
+
   /** The runtime object (the `ws` instance, the `WebSocket`, the `net.Socket`), or `undefined` when not connected. */
   underlying(): unknown;
 }

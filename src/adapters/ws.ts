@@ -231,14 +231,17 @@ class WsConnection implements CoreConnection {
     return listener !== undefined && this.#localClose ? false : this.queue.listen(listener);
   }
 
+  /** Hands the message to ws at once when nothing waits and the socket has room. */
+  tryWrite(type: MessageType, payload: string | Uint8Array): boolean {
+    if (!this.#writable || this.#writes.length > 0 || this.ws.bufferedAmount > this.#writeHighWaterMark) return false;
+    this.#send(payload, type === MessageType.Binary);
+    return true;
+  }
+
   write(type: MessageType, payload: string | Uint8Array, signal: AbortSignal | undefined): Promise<void> {
-    const binary = type === MessageType.Binary;
+    if (this.tryWrite(type, payload)) return WRITTEN;
     if (!this.#writable) return Promise.reject(new ConnectionClosedError('Cannot write: the connection is closing'));
-    // Nothing waits and the socket has room: hand it over at once.
-    if (this.#writes.length === 0 && this.ws.bufferedAmount <= this.#writeHighWaterMark) {
-      this.#send(payload, binary);
-      return WRITTEN;
-    }
+    const binary = type === MessageType.Binary;
     return new Promise<void>((resolve, reject) => {
       this.#writes.push({ payload, binary, resolve, reject, signal, onAbort: undefined });
       void this.#pump();

@@ -37,7 +37,7 @@ import { Metrics, type MetricsSnapshot } from './metrics.js';
 import type { Outbox } from './outbox.js';
 import { ReadGate } from './reader.js';
 import { ReconnectPolicy, type ReconnectOptions, type RetryInfo } from './reconnect-policy.js';
-import { send } from './session.js';
+import { send, trySend } from './session.js';
 import type { EngineState } from './state.js';
 import { Supervisor } from './supervisor.js';
 import { MAX_DELAY } from './timers.js';
@@ -379,6 +379,20 @@ export class Engine {
    */
   send(type: MessageType, data: WriteData, options?: SendOptions): Promise<void> {
     return send(this.ctx, type, data, options);
+  }
+
+  /**
+   * Send one message now, without a promise, or send nothing and return `false`. It returns
+   * `true` once the message is handed to the connection (open, or being opened inside the open
+   * hooks), as a `send()` that resolves at once, and counts it. It returns `false` while
+   * disconnected, while queued messages are being flushed, while the adapter's buffer is above
+   * its high-water mark, and with an adapter that has no `tryWrite`; it never queues. A sender
+   * that does not wait on each message writes `if (!engine.trySend(type, data)) await
+   * engine.send(type, data)`, which keeps call order and waits only when it must. Throws
+   * `InvalidArgumentError` for a wrong message type or data.
+   */
+  trySend(type: MessageType, data: WriteData): boolean {
+    return trySend(this.ctx, type, data);
   }
 
   /** Send a text message. */

@@ -198,13 +198,16 @@ class ClientConnection implements CoreConnection {
    * Hand the message to the server, in call order; while the server does not read, hold it
    * until it does (backpressure), the signal aborts, or the connection ends.
    */
+  /** Hand the message to the server now if nothing is held and the server reads; otherwise nothing. */
+  tryWrite(type: MessageType, payload: string | Uint8Array): boolean {
+    if (this.#writes.length > 0 || !this.server!.reading()) return false;
+    this.#handOver(toMessage(type, payload));
+    return true;
+  }
+
   write(type: MessageType, payload: string | Uint8Array, signal: AbortSignal | undefined): Promise<void> {
-    const message = toMessage(type, payload);
-    if (this.#writes.length === 0 && this.server!.reading()) {
-      this.#handOver(message);
-      return WRITTEN;
-    }
-    return queueWrite(this.#writes, message, signal);
+    if (this.tryWrite(type, payload)) return WRITTEN;
+    return queueWrite(this.#writes, toMessage(type, payload), signal);
   }
 
   #drain(): void {

@@ -36,6 +36,12 @@ export interface ContractCapabilities {
   readonly tryRead?: boolean;
   /** Offers the optional `listen()`. Default true. */
   readonly listen?: boolean;
+  /**
+   * Offers the optional `tryWrite()`. Default true. `'refuses'`: offered, but in this
+   * configuration every message needs work before it can go (compression), so it always
+   * returns false and `write` sends.
+   */
+  readonly tryWrite?: boolean | 'refuses';
 }
 
 export interface AdapterContractOptions {
@@ -93,7 +99,7 @@ function expectMessage(actual: Message, type: MessageType, data: string | Uint8A
 
 /** Defines the contract suite for one adapter. Call it at the top level of a vitest test file. */
 export function describeAdapterContract(options: AdapterContractOptions): void {
-  const caps = { ping: true, requestHeaders: true, handshakeDetails: true, tryRead: true, listen: true, ...options.capabilities };
+  const caps = { ping: true, requestHeaders: true, handshakeDetails: true, tryRead: true, listen: true, tryWrite: true, ...options.capabilities };
 
   describe(`adapter contract: ${options.name}`, () => {
     let peer: ContractPeer;
@@ -535,6 +541,87 @@ export function describeAdapterContract(options: AdapterContractOptions): void {
         expect(r.got).toEqual([undefined]);
         expect(listen(() => {})).toBe(false);
         expect(await rejection(adapter.read())).toBeInstanceOf(WebSocketCloseError);
+      });
+    });
+
+    describe('tryWrite', () => {
+      if (!caps.tryWrite) {
+        it('is not offered', () => {
+          expect(adapter.tryWrite).toBeUndefined();
+        });
+        return;
+      }
+      const tryWrite = (type: MessageType, data: string | Uint8Array): boolean => adapter.tryWrite!(type, data);
+
+      it('returns false before any dial', () => {
+        expect(tryWrite(MessageType.Text, 'nowhere')).toBe(false);
+      });
+
+      if (caps.tryWrite === 'refuses') {
+        it('returns false and sends nothing: write sends', async () => {
+          const connection = await open();
+          expect(tryWrite(MessageType.Text, 'not at once')).toBe(false);
+          expect(tryWrite(MessageType.Binary, new Uint8Array([1]))).toBe(false);
+          await adapter.write(MessageType.Text, 'by write');
+          expectMessage(await connection.receive(), MessageType.Text, 'by write');
+        });
+      } else {
+        it('hands a message over at once: the peer gets it', async () => {
+          const connection = await open();
+          expect(tryWrite(MessageType.Text, 'at once')).toBe(true);
+          expect(tryWrite(MessageType.Binary, new Uint8Array([1, 2, 3]))).toBe(true);
+          expect(tryWrite(MessageType.Text, new TextEncoder().encode('text as bytes'))).toBe(true);
+          expectMessage(await connection.receive(), MessageType.Text, 'at once');
+          expectMessage(await connection.receive(), MessageType.Binary, new Uint8Array([1, 2, 3]));
+          expectMessage(await connection.receive(), MessageType.Text, 'text as bytes');
+        });
+      }
+
+      it('never overtakes a waiting write: tryWrite, else write, keeps call order under backpressure', async () => {
+        const connection = await open();
+        // About 14 MB at once, more than the kernel and the adapter buffer: some writes wait.
+        const sent = Array.from({ length: 200 }, (_, i) =>
+          i % 2 === 0 ? bytesOfSize(i % 10 === 0 ? 700_000 : (i * 997) % 70_000, i) : `message ${i} ${textOfSize((i * 389) % 3000, i)}`,
+        );
+        const waiting: Array<Promise<void>> = [];
+        for (const [i, data] of sent.entries()) {
+          const type = typeof data === 'string' ? MessageType.Text : MessageType.Binary;
+          if (!tryWrite(type, data)) waiting.push(adapter.write(type, data));
+          // Now and then, once the oldest waiting write went out: the buffer has room again
+          // while later writes may still wait.
+          if (i % 50 === 49 && waiting.length > 0) await waiting[0];
+        }
+        for (const data of sent) {
+          expectMessage(await connection.receive(), typeof data === 'string' ? MessageType.Text : MessageType.Binary, data);
+        }
+        await Promise.all(waiting);
+      });
+
+      it('throws InvalidArgumentError for a wrong type or data, and the connection carries on', async () => {
+        const connection = await open();
+        const bad: Array<[unknown, unknown]> = [
+          [3, 'x'],
+          [MessageType.Binary, 'a string is not binary'],
+          [MessageType.Text, 42],
+          [MessageType.Text, new Uint8Array([0xff, 0xfe])],
+        ];
+        for (const [type, data] of bad) {
+          expect(() => tryWrite(type as MessageType, data as string), `${String(type)} ${String(data)}`).toThrow(InvalidArgumentError);
+        }
+        const atOnce = caps.tryWrite !== 'refuses';
+        expect(tryWrite(MessageType.Text, 'still fine')).toBe(atOnce);
+        if (!atOnce) await adapter.write(MessageType.Text, 'still fine');
+        expectMessage(await connection.receive(), MessageType.Text, 'still fine');
+      });
+
+      it('returns false once the connection is closed locally or by the server', async () => {
+        let connection = await open();
+        await adapter.close(1000, 'bye');
+        expect(tryWrite(MessageType.Text, 'too late')).toBe(false);
+        connection = await open();
+        await connection.close(1000, 'server bye');
+        expect(await rejection(adapter.read())).toBeInstanceOf(WebSocketCloseError);
+        expect(tryWrite(MessageType.Text, 'too late')).toBe(false);
       });
     });
 

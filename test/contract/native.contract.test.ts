@@ -16,4 +16,6 @@ describeAdapterContract({
   name: 'native (permessage-deflate, 16 KiB fragments)',
   createAdapter: () => createNativeAdapter({ perMessageDeflate: { threshold: 0 }, fragmentSize: 16 * 1024 }),
   createPeer: () => createWsPeer({ perMessageDeflate: true }),
+  // Threshold 0: every message is compressed first, so none can go at once.
+  capabilities: { tryWrite: 'refuses' },
 });

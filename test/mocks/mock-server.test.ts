@@ -525,6 +525,25 @@ describe('MockServerConnection', () => {
     expect(adapter.writes.map((m) => m.data)).toEqual(['one', 'two']);
   });
 
+  it('tryWrite refuses while the server does not read or writes are held, and records what it hands over', async () => {
+    const { adapter, connection } = await open();
+    expect(adapter.tryWrite(MessageType.Text, 'at once')).toBe(true);
+    connection.pauseReading();
+    expect(adapter.tryWrite(MessageType.Text, 'not read')).toBe(false);
+    const held = adapter.write(MessageType.Text, 'held');
+    connection.resumeReading();
+    await held;
+    connection.pauseReading();
+    const heldAgain = adapter.write(MessageType.Text, 'held again');
+    // The server reads again, but a write is still held: tryWrite must not overtake it.
+    connection.resumeReading();
+    expect(adapter.tryWrite(MessageType.Text, 'after')).toBe(false);
+    await Promise.all([heldAgain, adapter.write(MessageType.Text, 'after')]);
+    expect(connection.messages.map((m) => m.data)).toEqual(['at once', 'held', 'held again', 'after']);
+    expect(adapter.writes.map((m) => m.data)).toEqual(['at once', 'held', 'held again', 'after']);
+    expect(adapter.callsOf('write')).toHaveLength(3);
+  });
+
   it('rejects a held write with its signal reason and never sends it', async () => {
     const { adapter, connection } = await open();
     connection.pauseReading();

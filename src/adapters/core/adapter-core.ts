@@ -33,6 +33,8 @@ export interface CoreConnection {
   tryRead(): Message | undefined;
   /** See the contract's `listen`; a transport without it leaves it out (the core then refuses). */
   listen?(listener: MessageListener | undefined): boolean;
+  /** See the contract's `tryWrite`: called only while `open`, with checked data. */
+  tryWrite(type: MessageType, payload: string | Uint8Array): boolean;
   /** Called only while `open`, with checked data and a signal that is not aborted. */
   write(type: MessageType, payload: string | Uint8Array, signal: AbortSignal | undefined): Promise<void>;
   /** Called only while `open`, with a signal that is not aborted; absent when there are no ping frames. */
@@ -208,6 +210,12 @@ export abstract class AdapterCore<C extends CoreConnection, R = unknown> impleme
 
   listen(listener: MessageListener | undefined): boolean {
     return this.live?.listen?.(listener) ?? false;
+  }
+
+  tryWrite(type: MessageType, data: WriteData): boolean {
+    const payload = normalizeWriteData(type, data);
+    const connection = this.live;
+    return connection?.state === 'open' && connection.tryWrite(type, payload);
   }
 
   write(type: MessageType, data: WriteData, options: OperationOptions = NO_OPTIONS): Promise<void> {

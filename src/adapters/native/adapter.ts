@@ -40,6 +40,10 @@ class NativeLink implements CoreConnection {
     return this.#connection.listen(listener);
   }
 
+  tryWrite(type: MessageType, payload: string | Uint8Array): boolean {
+    return this.#connection.tryWrite(type, payload);
+  }
+
   write(type: MessageType, payload: string | Uint8Array, signal: AbortSignal | undefined): Promise<void> {
     return this.#connection.write(type, payload, signal);
   }

@@ -155,6 +155,11 @@ export class NativeConnection {
     return this.queue.listen(listener);
   }
 
+  /** Send a data message now, or nothing (see {@link Sender.trySend}). */
+  tryWrite(type: MessageType, data: string | Uint8Array): boolean {
+    return this.#state === 'open' && this.#sender.trySend(type, data);
+  }
+
   /** Send a data message. */
   write(type: MessageType, data: string | Uint8Array, signal: AbortSignal | undefined): Promise<void> {
     if (this.#state !== 'open') return Promise.reject(new ConnectionClosedError('write() was called on a connection that is not open'));

@@ -72,6 +72,16 @@ export class Sender {
   }
 
   /**
+   * Send one data message now if nothing waits, it needs no compression and the socket holds
+   * less than the high-water mark; otherwise send nothing and return false.
+   */
+  trySend(opcode: 1 | 2, data: string | Uint8Array): boolean {
+    if (this.#error !== undefined || this.#busy || this.#queue.length > 0 || this.#mustWait() || this.#compresses(data)) return false;
+    this.#writeMessage(opcode, data, false);
+    return true;
+  }
+
+  /**
    * Send a control frame at once (section 5.5: it may come between the fragments of a message).
    * `written` is called once the socket has handed the frame to the system (or failed to).
    * Returns false when the socket can no longer write (nothing was sent, `written` is not called).
