@@ -129,6 +129,11 @@ function hookContext(session: Session, handshake: HandshakeResponse): HookContex
   };
 }
 
+/** Whether a send goes straight to this connection: open, or being opened (the open hooks). */
+function writesAtOnce(session: Session): boolean {
+  return session.phase === 'open' || session.phase === 'opening';
+}
+
 /**
  * `engine.send()`: on the connection being opened (open hooks) or open; into the outbox while it
  * is being flushed or while there is none, when queueing; otherwise a `NotConnectedError` that
@@ -136,9 +141,7 @@ function hookContext(session: Session, handshake: HandshakeResponse): HookContex
  */
 export function send(ctx: EngineContext, type: MessageType, data: WriteData, options: SendOptions = NO_OPTIONS): Promise<void> {
   const session = ctx.session;
-  if (session !== undefined && (session.phase === 'open' || session.phase === 'opening')) {
-    return session.write(type, data, options.signal);
-  }
+  if (session !== undefined && writesAtOnce(session)) return session.write(type, data, options.signal);
   const state = ctx.state;
   const stopping = ctx.life.signal.aborted;
   if (ctx.outbox && state !== 'stopped' && !stopping) {
@@ -160,7 +163,7 @@ export function send(ctx: EngineContext, type: MessageType, data: WriteData, opt
 export function trySend(ctx: EngineContext, type: MessageType, data: WriteData): boolean {
   const session = ctx.session;
   const adapter = session?.adapter;
-  if (adapter?.tryWrite !== undefined && (session!.phase === 'open' || session!.phase === 'opening')) {
+  if (adapter?.tryWrite !== undefined && writesAtOnce(session!)) {
     if (!adapter.tryWrite(type, data)) return false;
     sent(ctx, data);
     return true;
