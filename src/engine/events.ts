@@ -8,19 +8,23 @@ export type Listener<Args extends unknown[]> = (...args: Args) => void;
 type AnyListener = ((...args: never[]) => void) & { original?: unknown };
 
 export class TypedEmitter<Events extends { [K in keyof Events]: unknown[] }> {
-  private readonly lists = new Map<keyof Events, AnyListener[]>();
+  /**
+   * Listeners by event name. A plain object whose keys stay once added (a list that empties stays,
+   * empty): `has` is then a property load the optimizing compiler inlines, where a `Map` lookup on
+   * every message cost about 1% of receiving. Event names are the emitter's own (`message`,
+   * `open`, ...), never one of `Object.prototype`'s.
+   */
+  private readonly lists: { [K in keyof Events]?: AnyListener[] } = {};
 
   constructor(private readonly onError: (error: unknown, event: keyof Events) => void) {}
 
   /** Whether anyone listens to `event` (lets hot paths skip building arguments). */
   has(event: keyof Events): boolean {
-    return this.lists.has(event);
+    return !!this.lists[event]?.length;
   }
 
   on<E extends keyof Events>(event: E, listener: Listener<Events[E]>): () => void {
-    const list = this.lists.get(event);
-    if (list) list.push(listener as unknown as AnyListener);
-    else this.lists.set(event, [listener as unknown as AnyListener]);
+    (this.lists[event] ??= []).push(listener as unknown as AnyListener);
     return () => this.off(event, listener);
   }
 
@@ -35,18 +39,17 @@ export class TypedEmitter<Events extends { [K in keyof Events]: unknown[] }> {
   }
 
   off<E extends keyof Events>(event: E, listener: Listener<Events[E]>): void {
-    const list = this.lists.get(event);
+    const list = this.lists[event];
     if (!list) return;
     // The listener itself, or the wrapper `once` registered for it.
     const target: unknown = listener;
     const index = list.findIndex((l) => l === target || l.original === target);
     if (index >= 0) list.splice(index, 1);
-    if (list.length === 0) this.lists.delete(event);
   }
 
   emit<E extends keyof Events>(event: E, ...args: Events[E]): void {
-    const list = this.lists.get(event);
-    if (!list) return;
+    const list = this.lists[event];
+    if (!list?.length) return;
     for (const listener of list.slice()) {
       try {
         (listener as unknown as Listener<Events[E]>)(...args);

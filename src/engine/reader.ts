@@ -146,17 +146,19 @@ export async function read(session: Session): Promise<void> {
     resolve();
   };
   const listener = (message: Message | undefined): void => {
-    if (message === undefined || session.done) {
-      stopListening();
-      return;
+    if (message !== undefined && !session.done) {
+      let wait: Promise<void> | undefined;
+      try {
+        wait = deliver(message);
+      } catch (error) {
+        ctx.report(error);
+      }
+      if (wait === undefined) return;
+      // Something to wait for: stop listening (the delivery may have stopped it already, a hook
+      // that paused); the loop waits first.
+      waitFor = wait;
     }
-    try {
-      waitFor = deliver(message);
-    } catch (error) {
-      ctx.report(error);
-    }
-    // Also when the delivery itself stopped listening (a hook that paused): the loop waits first.
-    if (waitFor !== undefined) stopListening();
+    stopListening();
   };
   const listen = (): Promise<void> | undefined => {
     if (!adapter.listen!(listener)) return undefined;

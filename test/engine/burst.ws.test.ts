@@ -133,6 +133,36 @@ describe.each([
     expect(engine.metrics().messagesIn).toBe(BURST);
   });
 
+  it('lets the hook add and remove message listeners mid-burst, effective from that very message', async () => {
+    const server = await startServer();
+    const heard: string[] = [];
+    const heardOnce: string[] = [];
+    const hear = (message: { data: unknown }): void => void heard.push(message.data as string);
+    let all!: () => void;
+    const delivered = new Promise<void>((resolve) => (all = resolve));
+    let seen = 0;
+    let off: (() => void) | undefined;
+    const engine = startEngine({
+      url: server.url,
+      adapter: () => wsAdapter(listens),
+      onMessage: () => {
+        seen++;
+        if (seen === 10) engine.on('message', hear);
+        if (seen === 20) engine.off('message', hear);
+        if (seen === 30) engine.once('message', (message) => void heardOnce.push(message.data as string));
+        if (seen === 40) off = engine.on('message', hear);
+        if (seen === 45) off?.();
+        if (seen === BURST) all();
+      },
+    });
+    const accepted = server.next();
+    await engine.start();
+    await queueBurst(engine, await accepted);
+    await delivered;
+    expect(heard).toEqual([...names('m', 9, 19), ...names('m', 39, 44)]);
+    expect(heardOnce).toEqual(['m29']);
+  });
+
   it('stops delivering the old connection at once when the hook restarts mid-burst', async () => {
     const server = await startServer();
     const counting = countingAdapters(listens);
