@@ -35,8 +35,9 @@ import { ratioChart } from './chart.mjs';
 import { HEARTBEAT, peers } from './peers.js';
 
 const quick = process.argv.includes('--quick');
-// 15 rounds: with 7, the median ratio of the same build moved by about 3% between runs.
-const ROUNDS = quick ? 3 : 15;
+// 21 rounds: with 7, the median ratio of the same build moved by about 3% between runs, with 15
+// engine/ws against ws still by 0.94x to 0.98x (receive) and 0.94x to 0.99x (send).
+const ROUNDS = quick ? 3 : 21;
 const RECEIVE = quick ? 10_000 : 100_000;
 const SEND = quick ? 5_000 : 50_000;
 const RTT = quick ? 300 : 1_000;
@@ -322,6 +323,10 @@ if (wanted('recovery')) {
       const drops = DROPS / RECOVERY_ROUNDS;
       const round = await limited(`recovery, ${peer.name}`, () => recovery(peer, `recover-${peer.name}-${r}`, drops));
       // A client that missed a round is left out rather than judged on part of its drops.
+      if (round && process.env.BENCH_TRACE) {
+        const slowest = [...round].sort((a, b) => b - a).slice(0, 3);
+        process.stderr.write(`  ${peer.name}: median ${median(round).toFixed(0)} µs, slowest ${slowest.map((x) => x.toFixed(0)).join(', ')} µs\n`);
+      }
       if (round && samples[peer.name]) samples[peer.name].push(...round);
       else samples[peer.name] = null;
     }
