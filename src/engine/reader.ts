@@ -107,6 +107,8 @@ export async function read(session: Session): Promise<void> {
   const canTry = typeof adapter.tryRead === 'function';
   const canListen = typeof adapter.listen === 'function';
   let readErrors = 0;
+  // Held for the connection's life: checking its length costs no lookup per message.
+  const messageListeners = events.listeners('message');
 
   /** Count and hand out one message; a promise when the next one must wait for it. */
   const deliver = (message: Message): Promise<void> | undefined => {
@@ -119,7 +121,7 @@ export async function read(session: Session): Promise<void> {
     if (filters.length !== 0 && intercepted(ctx, filters, message, hookCtx)) return undefined;
     let wait: Promise<void> | undefined;
     if (onMessage !== undefined) wait = dispatcher.dispatch(onMessage, message, hookCtx);
-    if (events.has('message')) events.emit('message', message, session.id);
+    if (messageListeners.length !== 0) events.emit('message', message, session.id);
     const sinks = ctx.sinks;
     if (sinks.length !== 0) {
       for (const sink of sinks) {

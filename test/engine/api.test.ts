@@ -186,6 +186,24 @@ describe('once and off', () => {
     expect(engine.metrics().connects).toBe(2);
     expect(calls).toHaveLength(1);
   });
+
+  it('takes any event name a JavaScript caller passes, even an Object.prototype one, and the real events still fire', async () => {
+    const { engine } = harness();
+    const odd = ['toString', 'constructor', '__proto__', 'hasOwnProperty'];
+    const calls: string[] = [];
+    const offs = odd.map((name) => {
+      const listener = (): void => void calls.push(name);
+      const off = (engine.on as (event: string, listener: () => void) => () => void)(name, listener);
+      (engine.off as (event: string, listener: () => void) => void)(name, listener);
+      return off;
+    });
+    for (const off of offs) off();
+    const opened: OpenInfo[] = [];
+    engine.on('open', (info) => void opened.push(info));
+    await engine.start();
+    expect(opened).toHaveLength(1);
+    expect(calls).toEqual([]);
+  });
 });
 
 describe('error messages name the actual state', () => {
