@@ -194,10 +194,6 @@ class ClientConnection implements CoreConnection {
     return listener && this.phase !== 'open' && this.phase !== 'connecting' ? false : this.queue.listen(listener);
   }
 
-  /**
-   * Hand the message to the server, in call order; while the server does not read, hold it
-   * until it does (backpressure), the signal aborts, or the connection ends.
-   */
   /** Hand the message to the server now if nothing is held and the server reads; otherwise nothing. */
   tryWrite(type: MessageType, payload: string | Uint8Array): boolean {
     if (this.#writes.length > 0 || !this.server!.reading()) return false;
@@ -205,6 +201,10 @@ class ClientConnection implements CoreConnection {
     return true;
   }
 
+  /**
+   * Hand the message to the server, in call order; while the server does not read, hold it
+   * until it does (backpressure), the signal aborts, or the connection ends.
+   */
   write(type: MessageType, payload: string | Uint8Array, signal: AbortSignal | undefined): Promise<void> {
     if (this.tryWrite(type, payload)) return WRITTEN;
     return queueWrite(this.#writes, toMessage(type, payload), signal);
